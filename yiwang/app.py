@@ -1,0 +1,154 @@
+"""The FastAPI application factory: REST API, data gateway and pages on one server."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from yiwang import __version__
+from yiwang.identity import api as identity_api
+from yiwang.identity.authz import AccessDenied, Actor
+from yiwang.identity.errors import InvalidToken
+from yiwang.kit.errors import PlatformError, RateLimited
+from yiwang.runtime import Platform
+from yiwang.web import mount as mount_pages
+from yiwang.web.errors import is_page_request, render_error_page
+
+log = logging.getLogger("yiwang")
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "authentication_required",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid_input",
+    429: "rate_limited",
+}
+HTTP_MESSAGES = {
+    404: "请求的地址不存在",
+    405: "不支持此请求方法",
+    413: "请求内容过大",
+    415: "不支持的内容类型",
+    400: "请求有误",
+}
+
+
+def create_app(platform: Platform | None = None) -> FastAPI:
+    """Build the app around ``platform`` (default: from the environment's settings)."""
+    platform = platform or Platform.from_settings()
+    app = FastAPI(
+        title="一网 Yiwang",
+        version=__version__,
+        description="省级数字政府数据底座：一网共享、数据要素市场、一网通办、一网统管、一网协同。",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.platform = platform
+    app.middleware("http")(_request_id)
+    _install_error_handlers(app)
+    _install_health(app)
+    app.include_router(identity_api.router)
+    mount_pages(app)
+    return app
+
+
+async def _request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    incoming = request.headers.get("x-request-id", "")
+    # Accept a caller's id only when it is short and plain: it goes into the audit log.
+    rid = incoming if 0 < len(incoming) <= 64 and incoming.replace("-", "").isalnum() else uuid.uuid4().hex
+    request.state.request_id = rid
+    response = await call_next(request)
+    response.headers["X-Request-ID"] = rid
+    return response
+
+
+def _error_response(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    if is_page_request(request):
+        return render_error_page(request, status, message, headers=headers)
+    body = {"error": {"code": code, "message": message, "details": details}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    platform: Platform = app.state.platform
+
+    @app.exception_handler(PlatformError)
+    async def platform_error(request: Request, exc: PlatformError) -> Response:
+        if isinstance(exc, AccessDenied):
+            platform.record_refusal(exc, exc.actor, exc.action, exc.target_type, exc.target_id)
+        elif isinstance(exc, InvalidToken):
+            anonymous = Actor(
+                username="anonymous",
+                org_code="",
+                org_path="",
+                roles=frozenset(),
+                kind="token",
+                request_id=getattr(request.state, "request_id", ""),
+            )
+            platform.record_refusal(exc, anonymous, "auth.token", "path", request.url.path)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+        if exc.status == 401 and not is_page_request(request):
+            headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
+        if exc.status >= 500:
+            log.error("platform error %s: %s", exc.code, exc.message)
+        return _error_response(request, exc.status, exc.code, exc.message, exc.details, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        problems = [
+            {
+                "field": ".".join(str(p) for p in err.get("loc", ())),
+                "reason": err.get("msg", ""),
+                "type": err.get("type", ""),
+            }
+            for err in exc.errors()
+        ]
+        names = "、".join(p["field"] for p in problems[:5])
+        return _error_response(request, 422, "invalid_input", f"输入不合规：{names}", problems)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = HTTP_CODES.get(exc.status_code, "http_error")
+        message = HTTP_MESSAGES.get(exc.status_code) or str(exc.detail)
+        return _error_response(request, exc.status_code, code, message, None, getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        rid = getattr(request.state, "request_id", "")
+        log.exception("unexpected error in request %s", rid)
+        return _error_response(
+            request, 500, "internal_error", f"服务器内部错误，请联系平台运维（请求号 {rid}）"
+        )
+
+
+def _install_health(app: FastAPI) -> None:
+    platform: Platform = app.state.platform
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> Response:
+        if platform.database_ready():
+            return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "database unreachable"}, status_code=503)

@@ -1,0 +1,250 @@
+"""The ``yiwang`` command: set up, serve, and run the platform from the console.
+
+Each command owns its transaction. The console acts as the platform's system
+actor (recorded as ``system`` in the audit log). Errors are printed in Chinese
+and the command exits non-zero without changing anything.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from yiwang.config import get_settings
+from yiwang.identity import auditing
+from yiwang.identity import service as identity
+from yiwang.identity.authz import ASSIGNABLE_ROLES, Actor
+from yiwang.kit import audit
+from yiwang.kit.errors import PlatformError
+from yiwang.runtime import Platform, upgrade_database
+
+app = typer.Typer(help="一网 Yiwang：省级数字政府数据底座", no_args_is_help=True, add_completion=False)
+org_app = typer.Typer(help="组织机构（区域与部门）", no_args_is_help=True)
+user_app = typer.Typer(help="用户账号", no_args_is_help=True)
+token_app = typer.Typer(help="系统访问令牌", no_args_is_help=True)
+audit_app = typer.Typer(help="审计日志：导出与校验", no_args_is_help=True)
+keys_app = typer.Typer(help="平台签名密钥", no_args_is_help=True)
+app.add_typer(org_app, name="org")
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]错误：[/]{message}", highlight=False)
+    return typer.Exit(code)
+
+
+@contextmanager
+def console_transaction(read_only: bool = False) -> Iterator[tuple[Platform, Any, Actor]]:
+    """The platform, one transaction and the console actor; PlatformErrors become exit 1."""
+    platform = Platform.from_settings(get_settings())
+    try:
+        with platform.session_scope(read_only=read_only) as session:
+            yield platform, session, Actor.system()
+    except PlatformError as exc:
+        details = f"（{json.dumps(exc.details, ensure_ascii=False)}）" if exc.details else ""
+        raise fail(f"{exc.message}{details}") from None
+    finally:
+        platform.close()
+
+
+# ------------------------------------------------------------------ set-up and serving
+
+
+@app.command()
+def init(
+    demo: Annotated[bool, typer.Option("--demo", help="同时生成示范省份（广东）")] = False,
+    demo_password: Annotated[str, typer.Option(help="示范账号的统一密码")] = "Yiwang@2026",
+    seed: Annotated[int, typer.Option(help="示范数据的随机种子（相同种子生成相同数据）")] = 2026,
+) -> None:
+    """Create or upgrade the database and the platform keys; optionally load the demo province."""
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade_database(settings.resolved_database_url())
+    out.print(f"数据库已就绪：{_safe_url(settings.resolved_database_url())}")
+    with console_transaction() as (platform, session, actor):
+        out.print(f"密码套件：{platform.keyring.suite_name}，当前密钥 {platform.keyring.active_key_id}")
+        if demo:
+            from yiwang.demo.generator import build_demo, print_logins
+
+            logins = build_demo(session, actor, password=demo_password, seed=seed)
+    if demo:
+        print_logins(out, logins, demo_password)
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without its password: it goes to the console and to logs."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="监听地址")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="监听端口")] = 8000,
+    workers: Annotated[int, typer.Option(help="工作进程数")] = 1,
+) -> None:
+    """Serve the pages, the API and the gateway."""
+    import uvicorn
+
+    uvicorn.run(
+        "yiwang.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        proxy_headers=True,
+    )
+
+
+@app.command("demo")
+def demo_command(
+    host: Annotated[str, typer.Option(help="监听地址")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="监听端口")] = 8000,
+    demo_password: Annotated[str, typer.Option(help="示范账号的统一密码")] = "Yiwang@2026",
+) -> None:
+    """Initialise the demo province when the database is empty, then serve it."""
+    from yiwang.demo.generator import demo_exists
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade_database(settings.resolved_database_url())
+    with console_transaction(read_only=True) as (_p, session, _a):
+        exists = demo_exists(session)
+    if exists:
+        out.print("示范省份已存在，直接启动。")
+    else:
+        init(demo=True, demo_password=demo_password, seed=2026)
+    out.print(f"请在浏览器打开 http://{host}:{port}")
+    serve(host=host, port=port, workers=1)
+
+
+# ------------------------------------------------------------------ organisations and people
+
+
+@org_app.command("list")
+def org_list(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False) -> None:
+    """List organisations (regions and departments)."""
+    with console_transaction(read_only=True) as (_p, session, actor):
+        orgs = identity.list_orgs(session, actor)
+        parents = identity.parent_codes(session, orgs)
+        rows = [{"code": o.code, "name": o.name, "kind": o.kind, "parent": parents.get(o.id)} for o in orgs]
+    if as_json:
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=1) + "\n")
+        return
+    table = Table("代码", "名称", "类型", "上级")
+    for row in rows:
+        table.add_row(
+            row["code"], row["name"], "区域" if row["kind"] == "region" else "部门", row["parent"] or ""
+        )
+    out.print(table)
+
+
+@org_app.command("create")
+def org_create(
+    code: Annotated[str, typer.Argument(help="区域用行政区划代码；部门用 <区划代码>-<简称>")],
+    name: Annotated[str, typer.Option("--name", help="名称")],
+    parent: Annotated[str | None, typer.Option("--parent", help="上级单位代码")] = None,
+    kind: Annotated[str, typer.Option("--kind", help="region 或 department")] = "department",
+) -> None:
+    """Create a region or a department."""
+    with console_transaction() as (_p, session, actor):
+        org = identity.create_org(session, actor, code=code, name=name, parent=parent, kind=kind)
+        out.print(f"已创建 {org.code} {org.name}")
+
+
+@user_app.command("create")
+def user_create(
+    username: Annotated[str, typer.Argument(help="用户名")],
+    org: Annotated[str, typer.Option("--org", help="所属单位代码")],
+    role: Annotated[list[str], typer.Option("--role", help=f"角色（可重复）：{', '.join(ASSIGNABLE_ROLES)}")],
+    password: Annotated[str, typer.Option("--password", help="初始密码（至少 8 位，含字母和数字）")],
+    name: Annotated[str, typer.Option("--name", help="姓名")] = "",
+) -> None:
+    """Create a user account."""
+    with console_transaction() as (_p, session, actor):
+        user = identity.create_user(
+            session, actor, username=username, org_code=org, roles=role, password=password, display_name=name
+        )
+        out.print(f"已创建用户 {user.username}（{org}，{', '.join(role)}）")
+
+
+@token_app.command("create")
+def token_create(
+    username: Annotated[str, typer.Argument(help="令牌所属用户")],
+    name: Annotated[str, typer.Option("--name", help="使用令牌的系统名称")] = "default",
+    expires: Annotated[int | None, typer.Option("--expires", help="有效天数（默认不过期）")] = None,
+) -> None:
+    """Issue a bearer token and print it (it is shown only once)."""
+    with console_transaction() as (_p, session, actor):
+        _token, raw = identity.create_token(
+            session, actor, username=username, name=name, expires_days=expires
+        )
+    sys.stdout.write(raw + "\n")
+
+
+# ------------------------------------------------------------------ audit and keys
+
+
+@audit_app.command("verify")
+def audit_verify(
+    file: Annotated[Path | None, typer.Option("--file", help="校验导出文件（离线，无需数据库）")] = None,
+) -> None:
+    """Verify the audit chain and checkpoints: exit 0 when intact, 1 naming the first bad entry."""
+    if file is not None:
+        if not file.exists():
+            raise fail(f"文件 {file} 不存在", 2)
+        with file.open(encoding="utf-8") as lines:
+            result = audit.verify_export(lines)
+    else:
+        with console_transaction() as (platform, session, actor):
+            result = auditing.verify(session, actor, platform.keyring)
+    if result.ok:
+        out.print(f"完整：{result.entries} 条记录，{result.checkpoints} 个签名检查点均通过校验。")
+        return
+    raise fail(f"审计日志已被篡改：{result.problem}", 1)
+
+
+@audit_app.command("export")
+def audit_export(
+    since: Annotated[str | None, typer.Option("--since", help="起始日期 YYYY-MM-DD")] = None,
+) -> None:
+    """Write entries, checkpoints and public keys as JSON lines to standard output."""
+    with console_transaction(read_only=True) as (platform, session, actor):
+        for line in auditing.export(session, actor, platform.keyring, since=since):
+            sys.stdout.write(line + "\n")
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Start signing with a new platform key; old public keys stay for verification."""
+    with console_transaction() as (platform, session, actor):
+        identity.authorize_key_rotation(actor)
+        old = platform.keyring.active_key_id
+        new = platform.keyring.rotate()
+        audit.record(
+            session, actor, "keys.rotate", target_type="key", target_id=new, details={"previous": old}
+        )
+        out.print(f"已轮换签名密钥：{old} → {new}")
+
+
+def main() -> None:
+    app()

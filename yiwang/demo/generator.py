@@ -1,0 +1,152 @@
+"""The demo province: Guangdong with its real regions, departments and an account
+for every role. Deterministic for a given seed.
+
+Later issues add their networks' demo data here (catalog resources, requests,
+certificates, listings), each through that network's service verbs.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from faker import Faker
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from yiwang.demo.departments import CITY_DEPARTMENTS, PROVINCIAL_DEPARTMENTS
+from yiwang.identity import repository
+from yiwang.identity import service as identity
+from yiwang.identity.authz import ROLES, Actor
+from yiwang.identity.errors import OrgExists
+from yiwang.kit import regions
+
+PROVINCE = "440000"
+DATA_BUREAU = "440000-zsj"
+# Cities that get their own departments in the demo (the reference deployment's first cities).
+CITIES_WITH_DEPARTMENTS = ("440100", "440300", "440600", "441900")
+
+
+@dataclass(frozen=True)
+class Login:
+    username: str
+    name: str
+    org: str
+    role: str
+
+
+def demo_exists(session: Session) -> bool:
+    return repository.org_by_code(session, PROVINCE) is not None
+
+
+def build_demo(session: Session, actor: Actor, *, password: str, seed: int = 2026) -> list[Login]:
+    """Create the demo province through the service verbs (so it is audited like any change)."""
+    if demo_exists(session):
+        raise OrgExists(f"示范省份 {PROVINCE} 已存在（数据库不是空的）")
+    fake = Faker("zh_CN")
+    fake.seed_instance(seed)
+    rng = random.Random(seed)
+    _create_regions(session, actor)
+    departments = _create_departments(session, actor)
+    return _create_accounts(session, actor, departments, fake, rng, password)
+
+
+def _create_regions(session: Session, actor: Actor) -> None:
+    identity.create_org(
+        session,
+        actor,
+        code=PROVINCE,
+        name=regions.region_name(PROVINCE) or "广东省",
+        parent=None,
+        kind="region",
+    )
+    for city in regions.cities():
+        identity.create_org(
+            session, actor, code=city, name=regions.region_name(city) or city, parent=PROVINCE, kind="region"
+        )
+        for child in regions.children(city):
+            identity.create_org(
+                session,
+                actor,
+                code=child,
+                name=regions.region_name(child) or child,
+                parent=city,
+                kind="region",
+            )
+
+
+def _create_departments(session: Session, actor: Actor) -> list[tuple[str, str]]:
+    """Provincial departments and their counterparts in the demo cities; returns (code, name)."""
+    created: list[tuple[str, str]] = []
+    for short, name in PROVINCIAL_DEPARTMENTS:
+        code = f"{PROVINCE}-{short}"
+        identity.create_org(session, actor, code=code, name=name, parent=PROVINCE, kind="department")
+        created.append((code, name))
+    for city in CITIES_WITH_DEPARTMENTS:
+        city_name = regions.region_name(city) or city
+        for short, template in CITY_DEPARTMENTS:
+            code = f"{city}-{short}"
+            name = template.format(city=city_name)
+            identity.create_org(session, actor, code=code, name=name, parent=city, kind="department")
+            created.append((code, name))
+    return created
+
+
+def _create_accounts(
+    session: Session,
+    actor: Actor,
+    departments: list[tuple[str, str]],
+    fake: Faker,
+    rng: random.Random,
+    password: str,
+) -> list[Login]:
+    logins: list[Login] = []
+
+    def add(username: str, org: str, role: str) -> None:
+        name = fake.name()
+        identity.create_user(
+            session,
+            actor,
+            username=username,
+            org_code=org,
+            roles=[role],
+            password=password,
+            display_name=name,
+        )
+        logins.append(Login(username, name, org, role))
+
+    add("admin", DATA_BUREAU, "admin")
+    add("operator", DATA_BUREAU, "operator")
+    add("auditor", DATA_BUREAU, "auditor")
+    add("cdo_gd", PROVINCE, "cdo")
+    add("cdo_gz", "440100", "cdo")
+    add("cdo_sz", "440300", "cdo")
+    for code, _name in departments:
+        short = code.replace("-", "_")
+        add(f"staff_{short}", code, "staff")
+        # Some departments have a CDO of their own; the choice is seeded, so stable.
+        if rng.random() < 0.3:
+            add(f"cdo_{short}", code, "cdo")
+    return logins
+
+
+def print_logins(console: Console, logins: list[Login], password: str) -> None:
+    """The demo accounts, one per role first, then a count of the rest."""
+    table = Table("用户名", "姓名", "单位", "角色", title="示范账号（密码统一为下方所示）")
+    shown = {
+        "admin",
+        "operator",
+        "auditor",
+        "cdo_gd",
+        "cdo_gz",
+        "cdo_sz",
+        "staff_440000_amr",
+        "staff_440100_amr",
+        "staff_440300_amr",
+    }
+    for login in logins:
+        if login.username in shown:
+            table.add_row(login.username, login.name, login.org, ROLES.get(login.role, login.role))
+    console.print(table)
+    console.print(f"共 {len(logins)} 个示范账号；密码：[bold]{password}[/]")

@@ -1,0 +1,444 @@
+"""The tamper-evident audit log: append-only, hash-chained, with signed checkpoints.
+
+Each entry's *payload* is its fields joined by the unit separator (0x1F) in a
+fixed order, ending with the previous entry's hash; the entry's hash is the
+suite hash of that payload. The payload is built the same way in Python (when
+writing, or from an export) and in SQL (when verifying the database), so the
+verifier streams rows straight from the database and spends its time hashing.
+
+Entries are chained at commit time, inside the committing transaction: services
+call :func:`record`, which only queues the entry on the session; a
+``before_commit`` hook locks the chain head, numbers and hashes the queued
+entries, inserts them and moves the head. The change and its entry commit or
+vanish together, and the head lock (``FOR UPDATE`` on PostgreSQL, the
+``BEGIN IMMEDIATE`` write lock on SQLite) keeps concurrent workers from forking
+the chain while holding it only for the last moments of a transaction.
+
+Every ``checkpoint_every`` entries, or when ``checkpoint_seconds`` have passed
+while the log grows, the head (seq, hash, time) is signed with the platform key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import BigInteger, Integer, String, Text, event, func, insert, literal, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
+
+from yiwang.kit.crypto import Keyring, Signature, get_suite, verify_with_public_keys
+from yiwang.kit.db import Base, utcnow
+
+SEP = "\x1f"
+GENESIS = "0" * 64
+PENDING_KEY = "yiwang_audit_pending"
+CHECKPOINT_CONTEXT = "yiwang-audit-checkpoint"
+OUTCOMES = ("ok", "denied", "failed")
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_entry"
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    # ISO-8601 UTC text with microseconds: sorts as time and hashes the same on every database.
+    at: Mapped[str] = mapped_column(String(27), index=True)
+    actor: Mapped[str] = mapped_column(String(200), index=True)
+    actor_kind: Mapped[str] = mapped_column(String(20))
+    org: Mapped[str] = mapped_column(String(100), index=True)
+    action: Mapped[str] = mapped_column(String(100), index=True)
+    target_type: Mapped[str] = mapped_column(String(60))
+    target_id: Mapped[str] = mapped_column(String(200), index=True)
+    outcome: Mapped[str] = mapped_column(String(10), index=True)
+    request_id: Mapped[str] = mapped_column(String(64))
+    details: Mapped[str] = mapped_column(Text)  # canonical JSON
+    suite: Mapped[str] = mapped_column(String(20))
+    prev_hash: Mapped[str] = mapped_column(String(128))
+    hash: Mapped[str] = mapped_column(String(128))
+
+
+class AuditHead(Base):
+    """The one row that says where the chain ends; locked by every appender."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(128))
+    checkpoint_seq: Mapped[int] = mapped_column(BigInteger)
+    checkpoint_at: Mapped[datetime | None] = mapped_column()
+
+
+class AuditCheckpoint(Base):
+    __tablename__ = "audit_checkpoint"
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    hash: Mapped[str] = mapped_column(String(128))
+    at: Mapped[str] = mapped_column(String(27))
+    signature: Mapped[str] = mapped_column(Text)  # Signature.to_dict() as JSON
+
+
+ENTRY_FIELDS = (
+    "seq",
+    "at",
+    "actor",
+    "actor_kind",
+    "org",
+    "action",
+    "target_type",
+    "target_id",
+    "outcome",
+    "request_id",
+    "details",
+    "suite",
+    "prev_hash",
+)
+
+
+class Principal(Protocol):
+    """Who acts: the identity package's Actor satisfies this."""
+
+    @property
+    def username(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def org_code(self) -> str: ...
+    @property
+    def request_id(self) -> str: ...
+
+
+def canonical_json(value: Any) -> str:
+    """One spelling per value: sorted keys, no spaces, control characters escaped."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _clean(text: object) -> str:
+    # Control characters would let one field pose as two; they have no business in these fields.
+    return "".join(ch if ch >= " " else "?" for ch in str(text))
+
+
+def payload_of(entry: Mapping[str, Any]) -> str:
+    """The hashed text of one entry (a mapping with every name of ENTRY_FIELDS)."""
+    return SEP.join(str(entry[name]) for name in ENTRY_FIELDS)
+
+
+def _payload_sql() -> ColumnElement[str]:
+    """The same payload, computed by the database (``||`` on both SQLite and PostgreSQL)."""
+    columns = AuditEntry.__table__.c
+    expr: ColumnElement[str] = func.cast(columns.seq, String)  # type: ignore[assignment]
+    for name in ENTRY_FIELDS[1:]:
+        expr = expr.op("||")(literal(SEP)).op("||")(columns[name])  # type: ignore[assignment]
+    return expr
+
+
+def format_time(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def record(
+    session: Session,
+    actor: Principal,
+    action: str,
+    *,
+    target_type: str = "",
+    target_id: object = "",
+    outcome: str = "ok",
+    details: Mapping[str, Any] | None = None,
+) -> None:
+    """Queue one audit entry; it is chained and written when ``session`` commits.
+
+    Never put secrets or personal data in ``details``: the log is exported to auditors.
+    """
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown audit outcome {outcome!r}")
+    session.info.setdefault(PENDING_KEY, []).append(
+        {
+            "actor": _clean(actor.username),
+            "actor_kind": _clean(actor.kind),
+            "org": _clean(actor.org_code),
+            "action": _clean(action),
+            "target_type": _clean(target_type),
+            "target_id": _clean(target_id),
+            "outcome": outcome,
+            "request_id": _clean(actor.request_id),
+            "details": canonical_json(dict(details or {})),
+        }
+    )
+
+
+@dataclass
+class AuditWriter:
+    """Chains queued entries at commit and signs checkpoints; one per process and database."""
+
+    keyring: Keyring
+    checkpoint_every: int = 1000
+    checkpoint_seconds: int = 60
+    clock: Callable[[], datetime] = utcnow
+
+    @property
+    def suite(self) -> str:
+        return self.keyring.suite_name
+
+    def install(self, factory: sessionmaker[Session]) -> None:
+        """Chain the queued entries of every session that ``factory`` makes, at its commit."""
+        event.listen(factory, "before_commit", self._before_commit)
+        event.listen(factory, "after_rollback", self._after_rollback)
+
+    def _after_rollback(self, session: Session) -> None:
+        session.info.pop(PENDING_KEY, None)
+
+    def _before_commit(self, session: Session) -> None:
+        pending = session.info.pop(PENDING_KEY, None)
+        if pending:
+            self.append(session, pending)
+
+    def append(self, session: Session, pending: list[dict[str, Any]]) -> None:
+        head = self._lock_head(session)
+        hasher = get_suite(self.suite)
+        seq, prev = head.seq, head.hash
+        rows = []
+        for queued in pending:
+            seq += 1
+            row = {
+                **queued,
+                "seq": seq,
+                "at": format_time(self.clock()),
+                "suite": self.suite,
+                "prev_hash": prev,
+            }
+            row["hash"] = prev = hasher.hash(payload_of(row).encode()).hex()
+            rows.append(row)
+        session.execute(insert(AuditEntry), rows)
+        values: dict[str, Any] = {"seq": seq, "hash": prev}
+        now = self.clock()
+        due_by_count = seq - head.checkpoint_seq >= self.checkpoint_every
+        due_by_time = head.checkpoint_at is None or now - head.checkpoint_at >= timedelta(
+            seconds=self.checkpoint_seconds
+        )
+        if due_by_count or due_by_time:
+            self._sign_checkpoint(session, seq, prev, now)
+            values.update(checkpoint_seq=seq, checkpoint_at=now)
+        session.execute(update(AuditHead).where(AuditHead.id == 1).values(**values))
+
+    def _lock_head(self, session: Session) -> AuditHead:
+        query = select(AuditHead).where(AuditHead.id == 1).with_for_update()
+        head = session.execute(query).scalar_one_or_none()
+        if head is None:
+            # First entry ever: create the head row; a racing creator's insert is a no-op.
+            session.execute(_insert_head_if_missing(session))
+            head = session.execute(query).scalar_one()
+        session.expunge(head)
+        return head
+
+    def _sign_checkpoint(self, session: Session, seq: int, hash_: str, now: datetime) -> None:
+        at = format_time(now)
+        signature = self.keyring.sign(checkpoint_message(seq, hash_, at))
+        session.execute(
+            insert(AuditCheckpoint).values(
+                seq=seq, hash=hash_, at=at, signature=canonical_json(signature.to_dict())
+            )
+        )
+
+
+def _insert_head_if_missing(session: Session) -> Any:
+    values = {"id": 1, "seq": 0, "hash": GENESIS, "checkpoint_seq": 0, "checkpoint_at": None}
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(AuditHead).values(**values).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(AuditHead).values(**values).on_conflict_do_nothing()
+
+
+def checkpoint_message(seq: int, hash_: str, at: str) -> bytes:
+    return SEP.join((CHECKPOINT_CONTEXT, str(seq), hash_, at)).encode()
+
+
+# ---------------------------------------------------------------- verification
+
+
+@dataclass
+class VerifyResult:
+    """The outcome of a verification: ``ok`` or the first bad entry and why."""
+
+    ok: bool = True
+    entries: int = 0
+    checkpoints: int = 0
+    first_bad: int | None = None
+    problem: str = ""
+    last_seq: int = 0
+    last_hash: str = GENESIS
+    notes: list[str] = field(default_factory=list)
+
+    def fail(self, seq: int | None, problem: str) -> VerifyResult:
+        if self.ok:
+            self.ok, self.first_bad, self.problem = False, seq, problem
+        return self
+
+
+def verify_rows(
+    rows: Iterable[tuple[int, str, str, str, str]],
+    result: VerifyResult,
+    *,
+    keep: set[int],
+    anchored: bool = True,
+) -> dict[int, str]:
+    """Walk ``(seq, suite, prev_hash, hash, payload)`` rows in order; return the hashes at ``keep``.
+
+    ``anchored``: the first row must be entry 1 and start from the genesis hash (a whole log);
+    otherwise (an export ``--since``) the first row's own ``prev_hash`` is the anchor.
+    """
+    hashers: dict[str, Callable[[bytes], bytes]] = {}
+    expected_seq = 1 if anchored else None
+    prev = GENESIS if anchored else None
+    seen: dict[int, str] = {}
+    for seq, suite, prev_hash, hash_, payload in rows:
+        if expected_seq is None:
+            expected_seq, prev = seq, prev_hash
+        if seq != expected_seq:
+            problem = "缺少条目（被删除）" if seq > expected_seq else "条目顺序错误或重复"
+            result.fail(expected_seq, f"条目 #{expected_seq}: {problem}")
+            return seen
+        if prev_hash != prev:
+            result.fail(seq, f"条目 #{seq}: 前序哈希与上一条不符（条目被删除、插入或调换）")
+            return seen
+        hasher = hashers.get(suite)
+        if hasher is None:
+            hasher = hashers[suite] = get_suite(suite).hash
+        if hasher(payload.encode()).hex() != hash_:
+            result.fail(seq, f"条目 #{seq}: 内容与哈希不符（条目被修改）")
+            return seen
+        if seq in keep:
+            seen[seq] = hash_
+        prev, expected_seq = hash_, seq + 1
+        result.entries += 1
+    result.last_seq = (expected_seq or 1) - 1
+    result.last_hash = prev or GENESIS
+    return seen
+
+
+def verify_checkpoints(
+    checkpoints: Iterable[Mapping[str, Any]],
+    hashes_at: Callable[[int], str | None],
+    public_keys: Mapping[str, Mapping[str, Any]],
+    result: VerifyResult,
+) -> None:
+    """Check each checkpoint's signature and that the chain holds the hash it signed."""
+    for cp in checkpoints:
+        seq, hash_, at = int(cp["seq"]), str(cp["hash"]), str(cp["at"])
+        sig_data = cp["signature"]
+        signature = Signature.from_dict(json.loads(sig_data) if isinstance(sig_data, str) else sig_data)
+        if not verify_with_public_keys(public_keys, checkpoint_message(seq, hash_, at), signature):
+            result.fail(seq, f"检查点 #{seq}: 签名无效（检查点被伪造或修改）")
+            return
+        actual = hashes_at(seq)
+        if actual is not None and actual != hash_:
+            result.fail(seq, f"条目 #{seq}: 与已签名检查点的哈希不符（日志被改写）")
+            return
+        result.checkpoints += 1
+
+
+def verify_database(session: Session, public_keys: Mapping[str, Mapping[str, Any]]) -> VerifyResult:
+    """Verify the whole log in the database: chain, checkpoints, and the head."""
+    result = VerifyResult()
+    cp_rows = session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.seq)).scalars().all()
+    wanted = {cp.seq for cp in cp_rows}
+    stream = session.execute(
+        select(AuditEntry.seq, AuditEntry.suite, AuditEntry.prev_hash, AuditEntry.hash, _payload_sql())
+        .order_by(AuditEntry.seq)
+        .execution_options(yield_per=5000)
+    )
+    checkpoint_hashes = verify_rows((tuple(r) for r in stream), result, keep=wanted)  # type: ignore[misc]
+    if not result.ok:
+        return result
+    verify_checkpoints(
+        ({"seq": c.seq, "hash": c.hash, "at": c.at, "signature": c.signature} for c in cp_rows),
+        lambda seq: checkpoint_hashes.get(seq, "" if seq > result.last_seq else None),
+        public_keys,
+        result,
+    )
+    if not result.ok:
+        return result
+    head = session.get(AuditHead, 1)
+    if head is not None and (head.seq != result.last_seq or head.hash != result.last_hash):
+        result.fail(
+            result.last_seq + 1, f"条目 #{result.last_seq + 1} 起: 日志末尾被删除（链头记录到 #{head.seq}）"
+        )
+    return result
+
+
+def verify_export(lines: Iterable[str]) -> VerifyResult:
+    """Verify an export (JSON lines) offline, with the public keys it carries."""
+    result = VerifyResult()
+    entries: list[dict[str, Any]] = []
+    checkpoints: list[dict[str, Any]] = []
+    public_keys: dict[str, dict[str, Any]] = {}
+    since = False
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            kind = item["type"]
+        except (ValueError, KeyError, TypeError):
+            return result.fail(None, f"第 {number} 行: 不是有效的导出记录")
+        if kind == "entry":
+            entries.append(item)
+        elif kind == "checkpoint":
+            checkpoints.append(item)
+        elif kind == "public_key":
+            public_keys[item["key_id"]] = item
+        elif kind == "header":
+            since = bool(item.get("since"))
+    try:
+        rows = [
+            (int(e["seq"]), str(e["suite"]), str(e["prev_hash"]), str(e["hash"]), payload_of(e))
+            for e in entries
+        ]
+    except KeyError as missing:
+        return result.fail(None, f"导出条目缺少字段 {missing}")
+    keep = {int(cp.get("seq", 0)) for cp in checkpoints}
+    seen = verify_rows(rows, result, keep=keep, anchored=not since)
+    if result.ok:
+        first = rows[0][0] if rows else 1
+        verify_checkpoints(
+            checkpoints,
+            lambda seq: seen.get(seq, "" if seq > result.last_seq or seq >= first else None),
+            public_keys,
+            result,
+        )
+    return result
+
+
+def export_lines(
+    session: Session,
+    public_keys: Mapping[str, Mapping[str, Any]],
+    since: str | None = None,
+) -> Iterator[str]:
+    """Entries (optionally from ``since``, an ISO date or time), their checkpoints and the public keys."""
+    query = select(AuditEntry).order_by(AuditEntry.seq)
+    cp_query = select(AuditCheckpoint).order_by(AuditCheckpoint.seq)
+    if since:
+        query = query.where(AuditEntry.at >= since)
+        cp_query = cp_query.where(AuditCheckpoint.at >= since)
+    yield canonical_json({"type": "header", "format": "yiwang-audit-export/1", "since": since})
+    for key_id, key in public_keys.items():
+        yield canonical_json({"type": "public_key", "key_id": key_id, **key})
+    for entry in session.execute(query.execution_options(yield_per=5000)).scalars():
+        data = {name: getattr(entry, name) for name in (*ENTRY_FIELDS, "hash")}
+        yield canonical_json({"type": "entry", **data})
+    for cp in session.execute(cp_query).scalars():
+        yield canonical_json(
+            {
+                "type": "checkpoint",
+                "seq": cp.seq,
+                "hash": cp.hash,
+                "at": cp.at,
+                "signature": json.loads(cp.signature),
+            }
+        )

@@ -1,0 +1,9 @@
+"""Imports every package's tables so that Alembic and ``create_all`` see them all.
+
+A new network adds its ``models`` module here.
+"""
+
+from yiwang.identity import models as identity_models
+from yiwang.kit import audit as audit_models
+
+__all__ = ["audit_models", "identity_models"]
