@@ -26,12 +26,11 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select,
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from yiwang.kit.crypto import get_suite  # noqa: E402
-
 from yiwang.config import Settings  # noqa: E402
 from yiwang.identity.authz import Actor  # noqa: E402
 from yiwang.kit import audit  # noqa: E402
 from yiwang.kit.audit import AuditEntry  # noqa: E402
+from yiwang.kit.crypto import get_suite  # noqa: E402
 from yiwang.runtime import Platform, upgrade_database  # noqa: E402
 
 scratch_meta = MetaData()

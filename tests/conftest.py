@@ -157,3 +157,9 @@ class Province:
 @pytest.fixture
 def province(platform: Platform) -> Province:
     return Province(platform)
+
+
+def pytest_report_header() -> str:
+    if PG_URL:
+        return "databases: SQLite and PostgreSQL (YIWANG_TEST_DATABASE_URL)"
+    return "databases: SQLite only; PostgreSQL runs are skipped (YIWANG_TEST_DATABASE_URL not set)"

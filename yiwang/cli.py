@@ -55,8 +55,10 @@ def console_transaction(read_only: bool = False) -> Iterator[tuple[Platform, Any
         with platform.session_scope(read_only=read_only) as session:
             yield platform, session, Actor.system()
     except PlatformError as exc:
-        details = f"（{json.dumps(exc.details, ensure_ascii=False)}）" if exc.details else ""
-        raise fail(f"{exc.message}{details}") from None
+        # Lists (the bad rows of an import, say) are worth printing; a lone field name is in the message.
+        details = exc.details if isinstance(exc.details, list) else None
+        extra = "\n" + json.dumps(details, ensure_ascii=False, indent=1) if details else ""
+        raise fail(f"{exc.message}{extra}") from None
     finally:
         platform.close()
 

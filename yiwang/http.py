@@ -26,7 +26,7 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def platform(request: Request) -> Platform:
-    return request.app.state.platform  # type: ignore[no-any-return]
+    return request.app.state.platform
 
 
 def request_id(request: Request) -> str:
@@ -53,7 +53,7 @@ def bearer_token(request: Request) -> str | None:
 def _resolve_actor(request: Request, db: Session) -> Actor | None:
     cached = getattr(request.state, "actor", None)
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     rid = request_id(request)
     token = bearer_token(request)
     actor: Actor | None = None

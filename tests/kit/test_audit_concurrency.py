@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -40,9 +41,11 @@ def _writer(data_dir: str, url: str, seconds: float, worker: int) -> int:
 def test_four_processes_leave_one_intact_chain(platform: Platform) -> None:
     url = platform.db.url
     data_dir = str(platform.settings.data_dir)
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(PROCESSES) as pool:
-        counts = pool.starmap(_writer, [(data_dir, url, SECONDS, n) for n in range(PROCESSES)])
+    # A pool of fresh interpreters (spawn), like uvicorn's workers; a crashed worker fails the test
+    # instead of hanging it (concurrent.futures reports a broken pool).
+    with ProcessPoolExecutor(PROCESSES, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_writer, data_dir, url, SECONDS, n) for n in range(PROCESSES)]
+        counts = [f.result(timeout=SECONDS + 120) for f in futures]
     assert all(c > 0 for c in counts)
     with platform.session_scope(read_only=True) as db:
         total = db.execute(select(func.count()).select_from(AuditEntry)).scalar_one()

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from yiwang.demo.departments import CITY_DEPARTMENTS, PROVINCIAL_DEPARTMENTS
+from yiwang.demo.departments import PROVINCIAL_DEPARTMENTS, city_departments
 from yiwang.identity import repository
 from yiwang.identity import service as identity
 from yiwang.identity.authz import ROLES, Actor
@@ -84,10 +84,8 @@ def _create_departments(session: Session, actor: Actor) -> list[tuple[str, str]]
         identity.create_org(session, actor, code=code, name=name, parent=PROVINCE, kind="department")
         created.append((code, name))
     for city in CITIES_WITH_DEPARTMENTS:
-        city_name = regions.region_name(city) or city
-        for short, template in CITY_DEPARTMENTS:
+        for short, name in city_departments(city):
             code = f"{city}-{short}"
-            name = template.format(city=city_name)
             identity.create_org(session, actor, code=code, name=name, parent=city, kind="department")
             created.append((code, name))
     return created

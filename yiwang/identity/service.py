@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -46,7 +47,9 @@ def create_org(session: Session, actor: Actor, *, code: str, name: str, parent: 
     if not name:
         raise InvalidInput("单位名称不能为空", details={"field": "name"})
     if kind == "region":
-        validate_region_code(code)
+        # Inside a province whose GB/T 2260 table we ship, a county-level code must be a real one.
+        shipped = code[:2] == "44" and len(code) == 6
+        validate_region_code(code, known=gb2260.GUANGDONG if shipped else None)
         if parent is None:
             parent = gb2260.parent_code(code)
     elif kind != "department":
@@ -178,7 +181,6 @@ def actor_for_user(
     user: User, *, kind: str = "user", token_name: str | None = None, request_id: str = ""
 ) -> Actor:
     """The Actor of a loaded user (roles and org loaded)."""
-    extra = {"request_id": request_id} if request_id else {}
     return Actor(
         username=user.username,
         org_code=user.org.code,
@@ -189,7 +191,7 @@ def actor_for_user(
         org_id=user.org_id,
         display_name=user.display_name,
         token_name=token_name,
-        **extra,
+        request_id=request_id or uuid.uuid4().hex,
     )
 
 
@@ -265,8 +267,13 @@ def _password_matches(stored: str, password: str) -> bool:
 
 
 def _anonymous(username: str, request_id: str) -> Actor:
-    extra = {"request_id": request_id} if request_id else {}
-    return Actor(username=username or "anonymous", org_code="", org_path="", roles=frozenset(), **extra)
+    return Actor(
+        username=username or "anonymous",
+        org_code="",
+        org_path="",
+        roles=frozenset(),
+        request_id=request_id or uuid.uuid4().hex,
+    )
 
 
 def start_web_session(session: Session, user: User, *, hours: int) -> tuple[str, WebSession]:

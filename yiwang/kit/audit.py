@@ -26,12 +26,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import BigInteger, Integer, String, Text, event, func, insert, literal, select, update
+from sqlalchemy import BigInteger, Integer, String, Text, cast, event, insert, literal, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
 from yiwang.kit.crypto import Keyring, Signature, get_suite, verify_with_public_keys
 from yiwang.kit.db import Base, utcnow
+from yiwang.kit.errors import PlatformError
 
 SEP = "\x1f"
 GENESIS = "0" * 64
@@ -129,9 +130,9 @@ def payload_of(entry: Mapping[str, Any]) -> str:
 def _payload_sql() -> ColumnElement[str]:
     """The same payload, computed by the database (``||`` on both SQLite and PostgreSQL)."""
     columns = AuditEntry.__table__.c
-    expr: ColumnElement[str] = func.cast(columns.seq, String)  # type: ignore[assignment]
+    expr: ColumnElement[str] = cast(columns.seq, String)
     for name in ENTRY_FIELDS[1:]:
-        expr = expr.op("||")(literal(SEP)).op("||")(columns[name])  # type: ignore[assignment]
+        expr = expr.op("||")(literal(SEP)).op("||")(columns[name])
     return expr
 
 
@@ -331,8 +332,12 @@ def verify_checkpoints(
     """Check each checkpoint's signature and that the chain holds the hash it signed."""
     for cp in checkpoints:
         seq, hash_, at = int(cp["seq"]), str(cp["hash"]), str(cp["at"])
-        sig_data = cp["signature"]
-        signature = Signature.from_dict(json.loads(sig_data) if isinstance(sig_data, str) else sig_data)
+        try:
+            sig_data = cp["signature"]
+            signature = Signature.from_dict(json.loads(sig_data) if isinstance(sig_data, str) else sig_data)
+        except (PlatformError, ValueError, TypeError):
+            result.fail(seq, f"检查点 #{seq}: 签名格式无效")
+            return
         if not verify_with_public_keys(public_keys, checkpoint_message(seq, hash_, at), signature):
             result.fail(seq, f"检查点 #{seq}: 签名无效（检查点被伪造或修改）")
             return

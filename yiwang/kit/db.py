@@ -100,9 +100,9 @@ class Database:
         session = self.session(read_only=read_only)
         try:
             yield session
-            if read_only:
-                session.rollback()
-            else:
+            # A read-only scope just closes: the connection's transaction is rolled back on release,
+            # and objects loaded in it stay readable (rollback() would expire them).
+            if not read_only:
                 session.commit()
         except BaseException:
             session.rollback()

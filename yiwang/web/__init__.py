@@ -1,0 +1,19 @@
+"""Server-rendered pages: the shell, sign-in, and each network's pages."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from yiwang.identity import pages as identity_pages
+from yiwang.web import pages, templating
+
+
+def mount(app: FastAPI) -> None:
+    """Attach the pages and static files to ``app``."""
+    # Identity may not import the page shell (import-linter); it renders through this hook.
+    app.state.render_page = templating.render
+    templating.add_template_dir(Path(identity_pages.__file__).resolve().parent / "templates")
+    app.include_router(identity_pages.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=templating.STATIC), name="static")
