@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from yiwang import __version__
@@ -124,6 +125,15 @@ def _install_error_handlers(app: FastAPI) -> None:
         ]
         names = "、".join(p["field"] for p in problems[:5])
         return _error_response(request, 422, "invalid_input", f"输入不合规：{names}", problems)
+
+    @app.exception_handler(DataError)
+    async def data_error(request: Request, exc: DataError) -> Response:
+        # The database refused a value the schema let through (a NUL character, a number out of
+        # range): the caller's input, so a 422 — and the request's transaction has rolled back.
+        log.info("database refused input: %s", type(exc.orig).__name__)
+        return _error_response(
+            request, 422, "invalid_input", "输入包含数据库无法保存的值（如空字符 NUL 或超出范围的数字）"
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

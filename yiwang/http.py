@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 
 from yiwang.identity import service as identity
@@ -85,6 +85,10 @@ def _actor(request: Request, db: Annotated[Session, Depends(_session, scope="fun
         raise AuthenticationRequired("请先登录或提供有效的访问令牌（Authorization: Bearer …）")
     return actor
 
+
+# Row ids in paths and cursors: bounded so an absurd number is a 422, not a database overflow.
+MAX_ID = 2_147_483_647
+RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 DbSession = Annotated[Session, Depends(_session, scope="function")]
 CurrentActor = Annotated[Actor, Depends(_actor)]

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from yiwang.http import CurrentActor, DbSession, platform
+from yiwang.http import MAX_ID, CurrentActor, DbSession, RowId, platform
 from yiwang.identity import auditing, service
 from yiwang.identity import repository as repo
 from yiwang.identity import schemas as s
@@ -134,7 +134,7 @@ def create_token(body: s.TokenCreate, actor: CurrentActor, db: DbSession) -> s.T
 
 
 @router.post("/tokens/{token_id}/revoke", response_model=s.Token, responses=ERRORS)
-def revoke_token(token_id: int, actor: CurrentActor, db: DbSession) -> s.Token:
+def revoke_token(token_id: RowId, actor: CurrentActor, db: DbSession) -> s.Token:
     return _token_out(service.revoke_token(db, actor, token_id))
 
 
@@ -149,7 +149,7 @@ def audit_entries(
     target: Annotated[str | None, Query(max_length=200)] = None,
     since: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}")] = None,
     until: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}")] = None,
-    cursor: Annotated[int | None, Query(ge=1)] = None,
+    cursor: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=auditing.MAX_PAGE)] = 50,
 ) -> dict[str, Any]:
     """Audit entries, newest first, with filters; ``next`` is the cursor of the following page."""

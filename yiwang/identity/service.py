@@ -242,6 +242,8 @@ def check_login(
     user = repo.user_by_username(session, username)
     ok = user is not None and user.is_active and _password_matches(user.password_hash, password)
     session.add(LoginAttempt(username=username, success=ok, remote=remote[:64], at=now))
+    if ok and user is not None:
+        who = actor_for_user(user, request_id=request_id)  # a successful sign-in is the user's own act
     audit.record(
         session,
         who,
