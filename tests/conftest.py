@@ -58,6 +58,20 @@ def empty_tables(platform: Platform) -> None:
                 conn.execute(text(f'DELETE FROM "{name}"'))
 
 
+def tamper(platform: Platform, sql: str, **params: object) -> None:
+    """Change audit rows as someone with the database owner's rights would (PostgreSQL: past the
+    append-only trigger), to check that verification finds it."""
+    postgres = platform.db.engine.dialect.name == "postgresql"
+    with platform.db.engine.begin() as conn:
+        if postgres:
+            conn.execute(text("ALTER TABLE audit_entry DISABLE TRIGGER USER"))
+            conn.execute(text("ALTER TABLE audit_checkpoint DISABLE TRIGGER USER"))
+        conn.execute(text(sql), params)
+        if postgres:
+            conn.execute(text("ALTER TABLE audit_entry ENABLE TRIGGER USER"))
+            conn.execute(text("ALTER TABLE audit_checkpoint ENABLE TRIGGER USER"))
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend_platform(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory

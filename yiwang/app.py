@@ -18,6 +18,7 @@ from yiwang.identity import api as identity_api
 from yiwang.identity.authz import AccessDenied, Actor
 from yiwang.identity.errors import InvalidToken
 from yiwang.kit.errors import PlatformError, RateLimited
+from yiwang.kit.explain import explain
 from yiwang.runtime import Platform
 from yiwang.web import mount as mount_pages
 from yiwang.web.errors import is_page_request, render_error_page
@@ -115,16 +116,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        problems = [
-            {
-                "field": ".".join(str(p) for p in err.get("loc", ())),
-                "reason": err.get("msg", ""),
-                "type": err.get("type", ""),
-            }
-            for err in exc.errors()
-        ]
-        names = "、".join(p["field"] for p in problems[:5])
-        return _error_response(request, 422, "invalid_input", f"输入不合规：{names}", problems)
+        problems = explain(exc.errors())
+        summary = "；".join(f"{p['field']}：{p['reason']}" for p in problems[:5])
+        return _error_response(request, 422, "invalid_input", f"输入不合规：{summary}", problems)
 
     @app.exception_handler(DataError)
     async def data_error(request: Request, exc: DataError) -> Response:

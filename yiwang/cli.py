@@ -9,22 +9,19 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from yiwang.config import get_settings
 from yiwang.identity import auditing
 from yiwang.identity import service as identity
-from yiwang.identity.authz import ASSIGNABLE_ROLES, Actor
+from yiwang.identity.authz import ASSIGNABLE_ROLES
 from yiwang.kit import audit
-from yiwang.kit.errors import PlatformError
-from yiwang.runtime import Platform, upgrade_database
+from yiwang.console import console_transaction, fail, out
+from yiwang.runtime import upgrade_database
 
 app = typer.Typer(help="一网 Yiwang：省级数字政府数据底座", no_args_is_help=True, add_completion=False)
 org_app = typer.Typer(help="组织机构（区域与部门）", no_args_is_help=True)
@@ -37,31 +34,6 @@ app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
-
-out = Console()
-err = Console(stderr=True)
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]错误：[/]{message}", highlight=False)
-    return typer.Exit(code)
-
-
-@contextmanager
-def console_transaction(read_only: bool = False) -> Iterator[tuple[Platform, Any, Actor]]:
-    """The platform, one transaction and the console actor; PlatformErrors become exit 1."""
-    platform = Platform.from_settings(get_settings())
-    try:
-        with platform.session_scope(read_only=read_only) as session:
-            yield platform, session, Actor.system()
-    except PlatformError as exc:
-        # Lists (the bad rows of an import, say) are worth printing; a lone field name is in the message.
-        details = exc.details if isinstance(exc.details, list) else None
-        extra = "\n" + json.dumps(details, ensure_ascii=False, indent=1) if details else ""
-        raise fail(f"{exc.message}{extra}") from None
-    finally:
-        platform.close()
-
 
 # ------------------------------------------------------------------ set-up and serving
 

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
-from tests.conftest import _settings
+from tests.conftest import _settings, tamper
 from yiwang.identity.authz import Actor
 from yiwang.kit import audit
 from yiwang.kit.audit import AuditCheckpoint, AuditEntry
@@ -43,17 +43,7 @@ def export(platform: Platform, since: str | None = None) -> list[str]:
         return list(audit.export_lines(db, platform.keyring.public_keys(), since=since))
 
 
-def execute(platform: Platform, sql: str, **params: object) -> None:
-    """Tamper as someone with the database owner's rights would (PostgreSQL: past the trigger)."""
-    postgres = platform.db.engine.dialect.name == "postgresql"
-    with platform.db.engine.begin() as conn:
-        if postgres:
-            conn.execute(text("ALTER TABLE audit_entry DISABLE TRIGGER USER"))
-            conn.execute(text("ALTER TABLE audit_checkpoint DISABLE TRIGGER USER"))
-        conn.execute(text(sql), params)
-        if postgres:
-            conn.execute(text("ALTER TABLE audit_entry ENABLE TRIGGER USER"))
-            conn.execute(text("ALTER TABLE audit_checkpoint ENABLE TRIGGER USER"))
+execute = tamper
 
 
 class TestRecord:

@@ -15,7 +15,7 @@ with warnings.catch_warnings():
 from httpx import Response
 from sqlalchemy import func, select
 
-from tests.conftest import PASSWORD, Province
+from tests.conftest import PASSWORD, Province, tamper
 from yiwang.app import create_app
 from yiwang.http import SESSION_COOKIE
 from yiwang.identity.authz import Actor
@@ -428,10 +428,9 @@ class TestAuditPage:
         self, client: TestClient, platform: Platform, province: Province
     ) -> None:
         login(client, "auditor")
-        with platform.session_scope() as db:
-            entry = db.execute(select(AuditEntry).order_by(AuditEntry.seq).limit(1)).scalar_one()
-            entry.details = '{"tampered": true}'
-            seq = entry.seq
+        with platform.session_scope(read_only=True) as db:
+            seq = db.execute(select(AuditEntry.seq).order_by(AuditEntry.seq).limit(1)).scalar_one()
+        tamper(platform, "UPDATE audit_entry SET details = '{\"tampered\": true}' WHERE seq = :seq", seq=seq)
         token = csrf(client.get("/audit"))
         page = client.post("/audit/verify", data={"csrf_token": token})
         assert f"第一条异常记录为 #{seq}" in page.text

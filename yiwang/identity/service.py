@@ -422,3 +422,13 @@ def visible(actor: Actor, action: str) -> bool:
 
 def authorize_key_rotation(actor: Actor) -> None:
     authorize(actor, "keys.rotate", target_type="key")
+
+
+def orgs_by_ids(session: Session, ids: set[int]) -> dict[int, Org]:
+    """Organisations by id, in one query (for networks that show providers)."""
+    return repo.orgs_by_ids(session, ids)
+
+
+def org_by_code(session: Session, code: str) -> Org | None:
+    """An organisation by code, or ``None`` (no authorization: org names are not secret)."""
+    return repo.org_by_code(session, code)
