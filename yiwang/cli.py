@@ -10,17 +10,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from yiwang.config import get_settings
+from yiwang.console import console_transaction, fail, out
 from yiwang.identity import auditing
 from yiwang.identity import service as identity
 from yiwang.identity.authz import ASSIGNABLE_ROLES
 from yiwang.kit import audit
-from yiwang.console import console_transaction, fail, out
 from yiwang.runtime import upgrade_database
 
 app = typer.Typer(help="一网 Yiwang：省级数字政府数据底座", no_args_is_help=True, add_completion=False)
