@@ -12,6 +12,14 @@ config = context.config
 url = config.attributes.get("url") or get_settings().resolved_database_url()
 
 
+def include_name(name: str | None, type_: str, _parent: object) -> bool:
+    """Leave to their own DDL the tables no model describes: the search index (search_*, with
+    FTS5's shadow tables) and the datastore's runtime tables (ds_*)."""
+    if type_ == "table" and name is not None:
+        return not name.startswith(("search_", "ds_"))
+    return True
+
+
 def run_migrations_online() -> None:
     engine = make_engine(url)
     with engine.connect() as connection:
@@ -20,6 +28,7 @@ def run_migrations_online() -> None:
             target_metadata=Base.metadata,
             render_as_batch=is_sqlite(url),  # SQLite alters tables by copying them
             compare_type=True,
+            include_name=include_name,
         )
         with context.begin_transaction():
             context.run_migrations()

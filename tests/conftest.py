@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -47,7 +48,11 @@ def _settings(tmp: Path, url: str, suite: str = "standard") -> Settings:
 
 
 def empty_tables(platform: Platform) -> None:
+    from yiwang.kit.search import clear_search_index
+
     with platform.db.engine.begin() as conn:
+        clear_search_index(conn)
+        _drop_data_tables(conn)
         tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
         if platform.db.engine.dialect.name == "postgresql":
             conn.execute(
@@ -70,6 +75,15 @@ def tamper(platform: Platform, sql: str, **params: object) -> None:
         if postgres:
             conn.execute(text("ALTER TABLE audit_entry ENABLE TRIGGER USER"))
             conn.execute(text("ALTER TABLE audit_checkpoint ENABLE TRIGGER USER"))
+
+
+def _drop_data_tables(conn: Any) -> None:
+    """The datastore's runtime tables (ds_*) are not in the metadata: drop them by name."""
+    from sqlalchemy import inspect
+
+    for name in inspect(conn).get_table_names():
+        if name.startswith("ds_"):
+            conn.execute(text(f'DROP TABLE "{name}"'))
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

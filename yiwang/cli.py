@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from yiwang.catalog import cli as catalog_cli
 from yiwang.config import get_settings
 from yiwang.console import console_transaction, fail, out
 from yiwang.identity import auditing
@@ -34,6 +35,8 @@ app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
+app.add_typer(catalog_cli.catalog_app, name="catalog")
+app.add_typer(catalog_cli.data_app, name="data")
 
 # ------------------------------------------------------------------ set-up and serving
 
@@ -54,7 +57,9 @@ def init(
         if demo:
             from yiwang.demo.generator import build_demo, print_logins
 
-            logins = build_demo(session, actor, password=demo_password, seed=seed)
+            logins = build_demo(
+                session, actor, password=demo_password, seed=seed, suite=platform.keyring.suite_name
+            )
     if demo:
         print_logins(out, logins, demo_password)
 

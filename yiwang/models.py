@@ -3,7 +3,8 @@
 A new network adds its ``models`` module here.
 """
 
+from yiwang.catalog import models as catalog_models
 from yiwang.identity import models as identity_models
 from yiwang.kit import audit as audit_models
 
-__all__ = ["audit_models", "identity_models"]
+__all__ = ["audit_models", "catalog_models", "identity_models"]

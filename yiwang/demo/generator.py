@@ -15,6 +15,8 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from yiwang.catalog import service as catalog_service
+from yiwang.demo import catalog as demo_catalog
 from yiwang.demo.departments import PROVINCIAL_DEPARTMENTS, city_departments
 from yiwang.identity import repository
 from yiwang.identity import service as identity
@@ -25,7 +27,10 @@ from yiwang.kit import regions
 PROVINCE = "440000"
 DATA_BUREAU = "440000-zsj"
 # Cities that get their own departments in the demo (the reference deployment's first cities).
-CITIES_WITH_DEPARTMENTS = ("440100", "440300", "440600", "441900")
+CITIES_WITH_DEPARTMENTS = ("440100", "440300", "440600", "441900", "440400", "441300")
+# How many table resources get demo data, and how many rows each.
+LOADED_RESOURCES = 36
+ROWS_PER_RESOURCE = 300
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,9 @@ def demo_exists(session: Session) -> bool:
     return repository.org_by_code(session, PROVINCE) is not None
 
 
-def build_demo(session: Session, actor: Actor, *, password: str, seed: int = 2026) -> list[Login]:
+def build_demo(
+    session: Session, actor: Actor, *, password: str, seed: int = 2026, suite: str = "standard"
+) -> list[Login]:
     """Create the demo province through the service verbs (so it is audited like any change)."""
     if demo_exists(session):
         raise OrgExists(f"示范省份 {PROVINCE} 已存在（数据库不是空的）")
@@ -49,7 +56,24 @@ def build_demo(session: Session, actor: Actor, *, password: str, seed: int = 202
     rng = random.Random(seed)
     _create_regions(session, actor)
     departments = _create_departments(session, actor)
-    return _create_accounts(session, actor, departments, fake, rng, password)
+    logins = _create_accounts(session, actor, departments, fake, rng, password)
+    _create_catalog(session, actor, departments, fake, rng, seed, suite)
+    return logins
+
+
+def _create_catalog(
+    session: Session,
+    actor: Actor,
+    departments: list[tuple[str, str]],
+    fake: Faker,
+    rng: random.Random,
+    seed: int,
+    suite: str,
+) -> None:
+    """Publish the demo resources (as the operator's import) and load data into some of them."""
+    items = demo_catalog.resources_for(departments, seed)
+    created = catalog_service.import_resources(session, actor, items, publish=True)
+    assert len(created) == len(items)  # data loads arrive with the datastore
 
 
 def _create_regions(session: Session, actor: Actor) -> None:

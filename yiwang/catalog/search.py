@@ -1,0 +1,147 @@
+"""Catalog search: keeps the kit search index in step with published resources."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, literal, select, union_all
+from sqlalchemy.orm import Session, selectinload
+
+from yiwang.catalog.models import Resource, Tag
+from yiwang.identity import service as identity
+from yiwang.identity.models import Org
+from yiwang.kit import search as index
+
+KIND = "resource"
+
+
+def index_resource(session: Session, resource: Resource) -> None:
+    """(Re)index a published resource: name; keywords, themes; summary, field titles, provider, category."""
+    org = identity.orgs_by_ids(session, {resource.provider_id})[resource.provider_id]
+    keywords = " ".join(json.loads(resource.keywords) + json.loads(resource.themes))
+    body = " ".join(
+        [resource.summary, resource.category, org.name, *(f"{f.title} {f.name}" for f in resource.fields)]
+    )
+    index.index_document(session, KIND, resource.code, title=resource.name, keywords=keywords, body=body)
+
+
+def unindex_resource(session: Session, resource: Resource) -> None:
+    index.remove_document(session, KIND, resource.code)
+
+
+FACETS = (
+    "provider",
+    "region",
+    "theme",
+    "keyword",
+    "share_type",
+    "open_type",
+    "level",
+    "format",
+    "update_cycle",
+)
+SORTS = ("relevance", "newest", "requested", "name")
+
+
+@dataclass
+class SearchPage:
+    total: int
+    items: list[tuple[Resource, float]]
+    facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+
+
+def search_resources(
+    session: Session,
+    *,
+    q: str = "",
+    filters: Mapping[str, Sequence[str]] | None = None,
+    open_only: bool = False,
+    sort: str = "relevance",
+    limit: int = 20,
+    offset: int = 0,
+    facet_fields: Sequence[str] = FACETS,
+) -> SearchPage:
+    """Published resources matching ``q`` (Chinese, pinyin, code) and the facet ``filters``.
+
+    ``open_only`` restricts to the open-data subset (anonymous callers). An exact resource code
+    as ``q`` finds that resource first. Facet counts are over the whole filtered result.
+    """
+    filters = {k: list(v) for k, v in (filters or {}).items() if v}
+    base = select(Resource.id.label("rid"), literal(0.0).label("score")).where(Resource.status == "published")
+    q = q.strip()
+    if q:
+        matches = index.match_subquery(session, KIND, q).subquery()
+        scored = (
+            select(Resource.id.label("rid"), matches.c.score.label("score"))
+            .join(matches, matches.c.key == Resource.code)
+            .where(Resource.status == "published")
+        )
+        exact = select(Resource.id.label("rid"), literal(1e9).label("score")).where(
+            Resource.status == "published", Resource.code == q
+        )
+        base = union_all(scored, exact)  # type: ignore[assignment]
+    hits = base.subquery()
+    ranked = select(hits.c.rid, func.max(hits.c.score).label("score")).group_by(hits.c.rid).subquery()
+    conditions = _filter_conditions(filters, open_only)
+    rows_query = select(Resource, ranked.c.score).join(ranked, ranked.c.rid == Resource.id).where(*conditions)
+    total = session.execute(
+        select(func.count())
+        .select_from(ranked)
+        .join(Resource, Resource.id == ranked.c.rid)
+        .where(*conditions)
+    ).scalar_one()
+    order: list[Any] = {
+        "relevance": [ranked.c.score.desc(), Resource.published_at.desc()],
+        "newest": [Resource.published_at.desc()],
+        "requested": [Resource.request_count.desc(), ranked.c.score.desc()],
+        "name": [Resource.name],
+    }.get(sort, [ranked.c.score.desc()])  # type: ignore[assignment]
+    rows = session.execute(
+        rows_query.options(selectinload(Resource.fields))
+        .order_by(*order, Resource.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    page = SearchPage(total=total, items=[(r, float(s or 0)) for r, s in rows])
+    ids_in_result = select(ranked.c.rid).join(Resource, Resource.id == ranked.c.rid).where(*conditions)
+    for name in facet_fields:
+        page.facets[name] = _facet_counts(session, name, ids_in_result)
+    return page
+
+
+def _filter_conditions(filters: Mapping[str, Sequence[str]], open_only: bool) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if open_only:
+        conditions.append(Resource.open_type == "unconditional")
+    for name, values in filters.items():
+        if name in ("theme", "keyword"):
+            tagged = select(Tag.resource_id).where(Tag.kind == name, Tag.value.in_(values))
+            conditions.append(Resource.id.in_(tagged))
+        elif name == "provider":
+            conditions.append(Resource.provider_id.in_(select(Org.id).where(Org.code.in_(values))))
+        elif name == "region":
+            conditions.append(Resource.region_code.in_(values))
+        elif name in ("share_type", "open_type", "level", "format", "update_cycle"):
+            conditions.append(getattr(Resource, name).in_(values))
+    return conditions
+
+
+def _facet_counts(session: Session, name: str, ids: Select[Any]) -> list[tuple[str, int]]:
+    count = func.count().label("n")
+    if name in ("theme", "keyword"):
+        query = select(Tag.value, count).where(Tag.kind == name, Tag.resource_id.in_(ids)).group_by(Tag.value)
+    elif name == "provider":
+        query = (
+            select(Org.code, count)
+            .join(Resource, Resource.provider_id == Org.id)
+            .where(Resource.id.in_(ids))
+            .group_by(Org.code)
+        )
+    else:
+        column = Resource.region_code if name == "region" else getattr(Resource, name)
+        query = select(column, count).where(Resource.id.in_(ids)).group_by(column)
+    rows = session.execute(query.order_by(count.desc()).limit(50)).all()
+    return [(str(value), int(n)) for value, n in rows]
