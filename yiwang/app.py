@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from yiwang import __version__
 from yiwang.catalog import api as catalog_api
+from yiwang.catalog import data_api as catalog_data_api
 from yiwang.identity import api as identity_api
 from yiwang.identity.authz import AccessDenied, Actor
 from yiwang.identity.errors import InvalidToken
@@ -64,6 +65,7 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     _install_health(app)
     app.include_router(identity_api.router)
     app.include_router(catalog_api.router)
+    app.include_router(catalog_data_api.router)
     mount_pages(app)
     return app
 

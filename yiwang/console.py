@@ -35,6 +35,8 @@ def console_transaction(read_only: bool = False) -> Iterator[tuple[Platform, Ses
     except PlatformError as exc:
         # Lists (the bad rows of an import, say) are worth printing; a lone field name is in the message.
         details = exc.details if isinstance(exc.details, list) else None
+        if isinstance(exc.details, dict) and isinstance(exc.details.get("errors"), list):
+            details = exc.details["errors"]  # a rejected data load: its bad rows
         extra = "\n" + json.dumps(details[:200], ensure_ascii=False, indent=1) if details else ""
         raise fail(f"{exc.message}{extra}") from None
     finally:

@@ -159,7 +159,8 @@ class TestWorkingDaysBetween:
         assert SHARED.working_days_between(lo, hi) == expected
         assert SHARED.working_days_between(hi, lo) == -expected
 
-    @given(KNOWN, st.integers(1, 60))
+    # Start early enough that 60 working days stay inside the years the calendar knows.
+    @given(st.dates(date(2004, 1, 1), date(2026, 9, 30)), st.integers(1, 60))
     def test_inverse_of_add(self, start: date, n: int) -> None:
         assert SHARED.working_days_between(start, SHARED.add_working_days(start, n)) == n
 

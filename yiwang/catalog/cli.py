@@ -56,3 +56,34 @@ def export_command(
     with console_transaction(read_only=True) as (_platform, session, actor):
         items = service.export_resources(session, actor, provider=provider)
     sys.stdout.write(json.dumps(items, ensure_ascii=False, indent=1) + "\n")
+
+
+@data_app.command("load")
+def load_command(
+    code: Annotated[str, typer.Argument(help="资源代码")],
+    file: Annotated[Path, typer.Argument(help="CSV、XLSX 或 JSON 文件")],
+    mode: Annotated[
+        str, typer.Option("--mode", help="replace（替换）、append（追加）或 upsert（按主键更新）")
+    ] = "replace",
+) -> None:
+    """Validate and load a file into a table resource, all-or-nothing; bad rows are listed."""
+    from rich.progress import Progress
+
+    from yiwang.catalog import data
+
+    if not file.exists():
+        raise fail(f"文件 {file} 不存在", 2)
+    with console_transaction() as (platform, session, actor), file.open("rb") as stream, Progress() as bar:
+        task = bar.add_task("校验并装载", total=None)
+        load = data.load_data(
+            session,
+            actor,
+            code,
+            stream,
+            file.name,
+            mode,
+            suite=platform.keyring.suite_name,
+            progress=lambda done: bar.update(task, completed=done),
+        )
+        count, digest = load.row_count, load.content_hash
+    out.print(f"已装载 {count} 行（{mode}），内容哈希 {digest}")

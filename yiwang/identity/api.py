@@ -11,6 +11,7 @@ from yiwang.identity import auditing, service
 from yiwang.identity import repository as repo
 from yiwang.identity import schemas as s
 from yiwang.identity.models import ApiToken, Org, User
+from yiwang.kit.audit import ENTRY_FIELDS
 
 router = APIRouter(prefix="/api/v1", tags=["backbone"])
 
@@ -165,20 +166,7 @@ def audit_entries(
         limit=limit,
     )
     rows, next_cursor = auditing.list_entries(db, actor, flt)
-    fields = (
-        "seq",
-        "at",
-        "actor",
-        "actor_kind",
-        "org",
-        "action",
-        "target_type",
-        "target_id",
-        "outcome",
-        "request_id",
-        "details",
-        "hash",
-    )
+    fields = (*ENTRY_FIELDS, "hash")
     return {"entries": [{f: getattr(r, f) for f in fields} for r in rows], "next": next_cursor}
 
 

@@ -1,0 +1,432 @@
+"""Typed data tables: create, load all-or-nothing, read by keyset pages."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import Connection, func, inspect, select, text, tuple_
+from sqlalchemy.orm import Session
+
+from yiwang.kit.crypto import get_suite
+from yiwang.kit.datastore.convert import Bad, ErrorList, RowValidator, make_converter
+from yiwang.kit.datastore.fields import (
+    ROW_COLUMN,
+    FieldSpec,
+    build_table,
+    check_fields,
+    column_type,
+    table_name_of,
+)
+from yiwang.kit.datastore.readers import RowStream
+from yiwang.kit.errors import Conflict, InvalidInput, NotFound
+
+__all__ = [
+    "LoadRejected",
+    "LoadResult",
+    "count_rows",
+    "drop_table",
+    "ensure_table",
+    "load",
+    "read_page",
+    "validate_rows",
+]
+
+CHUNK = 5000
+LOAD_CACHE_KIB = -128 * 1024  # negative: KiB, as SQLite counts it
+MODES = ("replace", "append", "upsert")
+Executor = Session | Connection
+Progress = Callable[[int], object]
+
+
+class LoadRejected(InvalidInput):
+    """A load with bad rows: nothing was changed. ``details``: ``errors`` (the first 1,000 as
+    ``{row, field, title, value (masked when personal), reason}``), ``total`` (all of them)
+    and ``truncated``."""
+
+    code = "load_rejected"
+
+
+class TableMismatch(Conflict):
+    """The table exists with other columns: a change of fields needs a new table (version)."""
+
+    code = "datastore_table_mismatch"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    count: int  # rows loaded from the input
+    inserted: int
+    updated: int
+    content_hash: str  # hex digest of the canonical serialisation (see content hash below)
+    hash_suite: str
+    deleted: int = 0  # rows removed first by a replace
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _connection(db: Executor) -> Connection:
+    return db.connection() if isinstance(db, Session) else db
+
+
+# ----------------------------------------------------------------- tables
+
+
+def ensure_table(db: Executor, table_name: str, fields: Sequence[FieldSpec]) -> str:
+    """Create ``ds_<table_name>`` for ``fields`` unless it exists; return the physical name.
+
+    Columns: ``_row`` (integer surrogate, load order) and one typed column per field; a unique
+    index over the key fields. An existing table must have exactly these columns and keys,
+    else :class:`TableMismatch`: a change of fields is a new table version, so pass a new name.
+    Runs in the caller's transaction (both databases have transactional DDL).
+    """
+    check_fields(fields)
+    physical = table_name_of(table_name)
+    conn = _connection(db)
+    inspector = inspect(conn)
+    if not inspector.has_table(physical):
+        build_table(physical, fields).create(conn)
+        return physical
+    existing = {c["name"]: c["type"] for c in inspector.get_columns(physical)}
+    wanted = {ROW_COLUMN: None, **{f.name: column_type(f.type) for f in fields}}
+    differences: list[str] = sorted(str(n) for n in set(existing) ^ set(wanted))
+    for f in fields:
+        if f.name in existing and _python_type(existing[f.name]) is not _python_type(column_type(f.type)):
+            differences.append(f.name)
+    keys = [f.name for f in fields if f.key]
+    unique = [
+        [str(c) for c in ix["column_names"]] for ix in inspector.get_indexes(physical) if ix.get("unique")
+    ]
+    if sorted(keys) != sorted(unique[0] if unique else []):
+        differences.append("主键")
+    if differences:
+        raise TableMismatch(
+            f"数据表 {physical} 已存在且结构不同（{'、'.join(map(str, differences))}）："
+            "信息项有变化时应建新版本的表",
+            details={"table": physical, "differences": differences},
+        )
+    return physical
+
+
+def _python_type(sql_type: Any) -> type | None:
+    try:
+        return sql_type.python_type
+    except NotImplementedError:
+        return None
+
+
+def drop_table(db: Executor, table_name: str) -> None:
+    """Drop the table if it exists."""
+    physical = table_name_of(table_name)
+    _connection(db).execute(text(f'DROP TABLE IF EXISTS "{physical}"'))
+
+
+# ----------------------------------------------------------------- validation
+
+
+def _validate(
+    validator: RowValidator, rows: RowStream | Iterable[Mapping[str, Any]]
+) -> Iterator[tuple[Any, ...]]:
+    if isinstance(rows, RowStream) and rows.columns is not None:
+        return validator.tuples(rows.cells(), rows.columns)
+    if isinstance(rows, RowStream):
+        return validator.mappings(rows.mappings())
+    return validator.mappings(rows)
+
+
+def validate_rows(
+    rows: RowStream | Iterable[Mapping[str, Any]], fields: Sequence[FieldSpec]
+) -> tuple[list[dict[str, Any]], ErrorList]:
+    """Convert every row; return (the good rows as dicts of Python values, the errors).
+
+    Errors are ``{row, field, title, value, reason}``; ``row`` is the data row number (the
+    first row after the header is 1; blank rows count but are skipped); personal values are
+    masked. At most 1,000 are kept; ``errors.total`` counts all of them.
+    """
+    check_fields(fields)
+    validator = RowValidator(fields, "python")
+    names = validator.names
+    good = [dict(zip(names, out, strict=True)) for out in _validate(validator, rows)]
+    return good, validator.errors
+
+
+# ----------------------------------------------------------------- loading
+
+
+class _ContentHash:
+    """Canonical serialisation: the rows as one JSON array of arrays (values in field order,
+    file order), UTF-8, no whitespace, non-ASCII as is; dates ``YYYY-MM-DD``, datetimes
+    ``YYYY-MM-DD HH:MM:SS.ffffff``, numbers as JSON numbers, booleans true/false, null.
+    Fed chunk by chunk, yet independent of the chunk size."""
+
+    def __init__(self, suite: str) -> None:
+        self._hasher = get_suite(suite).new_hasher()
+        self._encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=self._default)
+        self._first = True
+        self._hasher.update(b"[")
+
+    @staticmethod
+    def _default(value: Any) -> Any:
+        if isinstance(value, datetime):
+            return value.isoformat(" ", "microseconds")
+        if hasattr(value, "isoformat"):
+            return value.isoformat()
+        raise TypeError(type(value).__name__)
+
+    def update(self, rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        body = self._encoder.encode(rows)[1:-1]
+        self._hasher.update((body if self._first else "," + body).encode())
+        self._first = False
+
+    def hexdigest(self) -> str:
+        self._hasher.update(b"]")
+        return self._hasher.hexdigest()
+
+
+def load(
+    db: Executor,
+    table_name: str,
+    fields: Sequence[FieldSpec],
+    rows: RowStream | Iterable[Mapping[str, Any]],
+    mode: str = "replace",
+    *,
+    suite: str = "standard",
+    progress: Progress | None = None,
+    chunk_size: int = CHUNK,
+) -> LoadResult:
+    """Validate and load ``rows`` into the table, all-or-nothing, in the caller's transaction.
+
+    ``mode``: ``replace`` (delete every row, then insert), ``append`` (insert; a key that is
+    already in the table is an error) or ``upsert`` (insert new keys, update existing ones).
+    Rows stream through in chunks: each chunk is validated, then inserted inside a
+    savepoint; after the first bad row nothing more is inserted but validation goes on
+    to count every error, and the savepoint is rolled back, so a rejected load changes
+    nothing and memory stays bounded. Raises :class:`LoadRejected` (details: errors, total).
+    ``progress(rows_read)`` is called after each chunk. The caller commits.
+    """
+    if mode not in MODES:
+        raise InvalidInput(f"装载方式 {mode} 无效，可选 replace、append、upsert", details={"field": "mode"})
+    keys = [f.name for f in fields if f.key]
+    if mode == "upsert" and not keys:
+        raise InvalidInput("没有主键信息项的表不能按主键更新（upsert）", details={"field": "mode"})
+    physical = ensure_table(db, table_name, fields)
+    conn = _connection(db)
+    dialect = conn.dialect.name
+    validator = RowValidator(fields, "sqlite" if dialect == "sqlite" else "postgresql")
+    hasher = _ContentHash(suite)
+    writer = _Writer(conn, physical, fields, mode)
+    savepoint = db.begin_nested()
+    try:
+        before = _count(conn, physical) if mode == "upsert" else 0
+        deleted = writer.delete_all() if mode == "replace" else 0
+        good = _validate(validator, rows)
+        loaded = 0
+        while chunk := list(islice(good, chunk_size)):
+            if validator.error_count == 0:
+                if mode == "append" and keys:
+                    _check_existing(conn, physical, fields, chunk, validator)
+                if validator.error_count == 0:
+                    hasher.update(chunk)
+                    writer.write(chunk)
+            loaded += len(chunk)
+            if progress is not None:
+                progress(validator.rows_read)
+        if validator.error_count:
+            raise _rejected(validator.errors)
+        after = _count(conn, physical) if mode == "upsert" else loaded
+    except BaseException:
+        savepoint.rollback()
+        raise
+    finally:
+        writer.close()
+    savepoint.commit()
+    inserted = after - before if mode == "upsert" else loaded
+    return LoadResult(
+        count=loaded,
+        inserted=inserted,
+        updated=loaded - inserted,
+        content_hash=hasher.hexdigest(),
+        hash_suite=suite,
+        deleted=deleted,
+    )
+
+
+def _rejected(errors: ErrorList) -> LoadRejected:
+    first = errors[0]
+    where = f"第{first['row']}行" + (f"「{first['title']}」" if first["title"] else "")
+    more = f"；共 {errors.total} 处错误" if errors.total > 1 else ""
+    return LoadRejected(
+        f"数据有误，未装载任何数据：{where}{first['reason']}{more}",
+        details={"errors": list(errors), "total": errors.total, "truncated": errors.total > len(errors)},
+    )
+
+
+def _check_existing(
+    conn: Connection,
+    physical: str,
+    fields: Sequence[FieldSpec],
+    chunk: list[tuple[Any, ...]],
+    validator: RowValidator,
+) -> None:
+    """Append must not repeat a key that is already stored: name those rows."""
+    positions = [i for i, f in enumerate(fields) if f.key]
+    table = build_table(physical, fields)
+    cols = [table.c[fields[i].name] for i in positions]
+    python = [make_converter(fields[i], "python") for i in positions]
+
+    def key(row: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(conv(row[i]) for conv, i in zip(python, positions, strict=True))
+
+    rows_of = {key(row): validator.row_of(row) for row in chunk}
+    wanted = list(rows_of)
+    clashes: list[tuple[int, Any]] = []
+    for start in range(0, len(wanted), 500):
+        part = wanted[start : start + 500]
+        condition = cols[0].in_([k[0] for k in part]) if len(cols) == 1 else tuple_(*cols).in_(part)
+        clashes += [(rows_of[tuple(r)], r[0]) for r in conn.execute(select(*cols).where(condition))]
+    for row, value in sorted(clashes, key=lambda c: c[0]):
+        validator.add_error(
+            row, fields[positions[0]], value, "主键在表中已存在；要更新已有数据请用 upsert 方式装载"
+        )
+
+
+def _count(conn: Connection, physical: str) -> int:
+    return int(conn.execute(text(f'SELECT count(*) FROM "{physical}"')).scalar_one())
+
+
+class _Writer:
+    """Inserts chunks through the driver: sqlite3 ``executemany`` of tuples; psycopg ``COPY``
+    for inserts and ``executemany`` of ``INSERT ... ON CONFLICT DO UPDATE`` for upserts."""
+
+    def __init__(self, conn: Connection, physical: str, fields: Sequence[FieldSpec], mode: str) -> None:
+        self.conn = conn
+        self.physical = physical
+        self.mode = mode
+        self.sqlite = conn.dialect.name == "sqlite"
+        names = [f'"{f.name}"' for f in fields]
+        keys = [f'"{f.name}"' for f in fields if f.key]
+        marks = ",".join(["?" if self.sqlite else "%s"] * len(fields))
+        self.insert = f'INSERT INTO "{physical}" ({",".join(names)}) VALUES ({marks})'
+        if mode == "upsert":
+            others = [n for n in names if n not in keys]
+            action = (
+                "DO UPDATE SET " + ",".join(f"{n}=excluded.{n}" for n in others) if others else "DO NOTHING"
+            )
+            self.insert += f" ON CONFLICT ({','.join(keys)}) {action}"
+        self.copy = f'COPY "{physical}" ({",".join(names)}) FROM STDIN'
+        self._dbapi: Any = conn.connection.driver_connection
+        assert self._dbapi is not None
+        self._cache_size: int | None = None
+        if self.sqlite:
+            # Key indexes of large tables are written in random order: with SQLite's default 2 MB
+            # page cache each insert re-reads index pages. A larger cache for this load (memory
+            # is taken only as pages are used) keeps 1,000,000-row loads at their small-table rate.
+            self._cache_size = int(self._dbapi.execute("PRAGMA cache_size").fetchone()[0])
+            self._dbapi.execute(f"PRAGMA cache_size = {LOAD_CACHE_KIB}")
+
+    def close(self) -> None:
+        if self._cache_size is not None:
+            self._dbapi.execute(f"PRAGMA cache_size = {self._cache_size}")
+
+    def delete_all(self) -> int:
+        return int(self.conn.execute(text(f'DELETE FROM "{self.physical}"')).rowcount or 0)
+
+    def write(self, chunk: list[tuple[Any, ...]]) -> None:
+        if self.sqlite:
+            self._dbapi.executemany(self.insert, chunk)
+            return
+        with self._dbapi.cursor() as cursor:
+            if self.mode == "upsert":
+                cursor.executemany(self.insert, chunk)
+            else:
+                with cursor.copy(self.copy) as copy:
+                    for row in chunk:
+                        copy.write_row(row)
+
+
+# ----------------------------------------------------------------- reading
+
+
+def _where(table: Any, fields: Sequence[FieldSpec], filters: Mapping[str, Any] | None) -> list[Any]:
+    conditions: list[Any] = []
+    by_name = {f.name: f for f in fields}
+    for name, value in (filters or {}).items():
+        spec = by_name.get(name)
+        if spec is None:
+            raise InvalidInput(f"未知的信息项：{name}", details={"field": name})
+        column = table.c[name]
+        if isinstance(value, str) and value.endswith("*") and spec.type == "string":
+            prefix = value[:-1].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            conditions.append(column.like(prefix + "%", escape="\\"))
+            continue
+        if value is None:
+            conditions.append(column.is_(None))
+            continue
+        try:
+            converted = make_converter(FieldSpec(name=spec.name, type=spec.type), "python")(value)
+        except Bad as bad:
+            raise InvalidInput(f"筛选条件 {spec.label}{bad.reason}", details={"field": name}) from None
+        conditions.append(column == converted)
+    return conditions
+
+
+def _existing_table(db: Executor, table_name: str, fields: Sequence[FieldSpec]) -> Any:
+    physical = table_name_of(table_name)
+    conn = _connection(db)
+    if not inspect(conn).has_table(physical):
+        raise NotFound(f"数据表 {physical} 不存在", details={"table": physical})
+    return build_table(physical, fields)
+
+
+def read_page(
+    db: Executor,
+    table_name: str,
+    fields: Sequence[FieldSpec],
+    *,
+    filters: Mapping[str, Any] | None = None,
+    columns: Sequence[str] | None = None,
+    limit: int = 100,
+    after_row: int | None = None,
+) -> list[dict[str, Any]]:
+    """One page of rows in load order, each with its ``_row`` (pass the last one as ``after_row``).
+
+    ``filters`` maps a field name to a value (compared after the field's own conversion, so
+    ``"2024/1/5"`` matches a date) or, for text fields, ``"prefix*"`` for a prefix match.
+    ``columns`` picks fields (default: all). Values come back as stored; masking is the caller's.
+    """
+    table = _existing_table(db, table_name, fields)
+    names = list(columns) if columns is not None else [f.name for f in fields]
+    unknown = [n for n in names if n not in table.c or n == ROW_COLUMN]
+    if unknown:
+        raise InvalidInput(f"未知的信息项：{'、'.join(unknown)}", details={"columns": unknown})
+    query = select(table.c[ROW_COLUMN], *(table.c[n] for n in names)).where(*_where(table, fields, filters))
+    if after_row is not None:
+        query = query.where(table.c[ROW_COLUMN] > after_row)
+    query = query.order_by(table.c[ROW_COLUMN]).limit(max(1, min(int(limit), 10_000)))
+    return [dict(row._mapping) for row in _connection(db).execute(query)]
+
+
+def count_rows(
+    db: Executor,
+    table_name: str,
+    fields: Sequence[FieldSpec] | None = None,
+    *,
+    filters: Mapping[str, Any] | None = None,
+) -> int:
+    """How many rows the table holds (matching ``filters`` when given; they need ``fields``)."""
+    if filters:
+        if fields is None:
+            raise ValueError("filters need fields")
+        table = _existing_table(db, table_name, fields)
+        query = select(func.count()).select_from(table).where(*_where(table, fields, filters))
+        return int(_connection(db).execute(query).scalar_one())
+    physical = table_name_of(table_name)
+    conn = _connection(db)
+    if not inspect(conn).has_table(physical):
+        raise NotFound(f"数据表 {physical} 不存在", details={"table": physical})
+    return _count(conn, physical)
