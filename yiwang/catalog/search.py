@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, literal, select, union_all
@@ -70,8 +71,14 @@ def search_resources(
     as ``q`` finds that resource first. Facet counts are over the whole filtered result.
     """
     filters = {k: list(v) for k, v in (filters or {}).items() if v}
-    base = select(Resource.id.label("rid"), literal(0.0).label("score")).where(Resource.status == "published")
     q = q.strip()
+    if q:
+        # Evaluate the full-text match once; count, page and every facet then reuse the id set
+        # (as a subquery the match would run again for each of them).
+        scores = _matched_scores(session, q)
+        if len(scores) <= MATERIALISE_LIMIT:
+            return _search_within(session, scores, filters, open_only, sort, limit, offset, facet_fields)
+    base = select(Resource.id.label("rid"), literal(0.0).label("score")).where(Resource.status == "published")
     if q:
         matches = index.match_subquery(session, KIND, q).subquery()
         scored = (
@@ -112,6 +119,72 @@ def search_resources(
     return page
 
 
+MATERIALISE_LIMIT = 20_000  # ids bound as one IN list; SQLite allows 32,766 parameters
+
+
+def _matched_scores(session: Session, q: str) -> dict[int, float]:
+    """Published resource ids matching ``q`` with their best score (an exact code scores highest)."""
+    matches = index.match_subquery(session, KIND, q).subquery()
+    scored = (
+        select(Resource.id, matches.c.score)
+        .join(matches, matches.c.key == Resource.code)
+        .where(Resource.status == "published")
+    )
+    scores: dict[int, float] = {}
+    for rid, score in session.execute(scored):
+        scores[rid] = max(scores.get(rid, float("-inf")), float(score or 0))
+    exact = session.execute(
+        select(Resource.id).where(Resource.status == "published", Resource.code == q)
+    ).scalar_one_or_none()
+    if exact is not None:
+        scores[exact] = 1e9
+    return scores
+
+
+def _search_within(
+    session: Session,
+    scores: Mapping[int, float],
+    filters: Mapping[str, Sequence[str]],
+    open_only: bool,
+    sort: str,
+    limit: int,
+    offset: int,
+    facet_fields: Sequence[str],
+) -> SearchPage:
+    """Filter, sort, page and facet a known set of matching ids."""
+    if not scores:
+        return SearchPage(total=0, items=[], facets={name: [] for name in facet_fields})
+    conditions = _filter_conditions(filters, open_only)
+    rows = session.execute(
+        select(Resource.id, Resource.published_at, Resource.request_count, Resource.name).where(
+            Resource.id.in_(list(scores)), *conditions
+        )
+    ).all()
+    never = datetime.min
+    keys: dict[str, Callable[[Any], Any]] = {
+        "newest": lambda r: (r.published_at or never, r.id),
+        "requested": lambda r: (r.request_count, scores[r.id], r.id),
+    }
+    if sort == "name":
+        ordered = sorted(rows, key=lambda r: (r.name, r.id))
+    else:
+        ordered = sorted(
+            rows, key=keys.get(sort, lambda r: (scores[r.id], r.published_at or never, -r.id)), reverse=True
+        )
+    page_ids = [r.id for r in ordered[offset : offset + limit]]
+    loaded = {
+        r.id: r
+        for r in session.execute(
+            select(Resource).where(Resource.id.in_(page_ids)).options(selectinload(Resource.fields))
+        ).scalars()
+    }
+    page = SearchPage(total=len(rows), items=[(loaded[i], scores[i]) for i in page_ids])
+    result_ids = [r.id for r in rows]
+    for name in facet_fields:
+        page.facets[name] = _facet_counts(session, name, result_ids) if result_ids else []
+    return page
+
+
 def _filter_conditions(filters: Mapping[str, Sequence[str]], open_only: bool) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if open_only:
@@ -129,7 +202,7 @@ def _filter_conditions(filters: Mapping[str, Sequence[str]], open_only: bool) ->
     return conditions
 
 
-def _facet_counts(session: Session, name: str, ids: Select[Any]) -> list[tuple[str, int]]:
+def _facet_counts(session: Session, name: str, ids: Select[Any] | list[int]) -> list[tuple[str, int]]:
     count = func.count().label("n")
     if name in ("theme", "keyword"):
         query = select(Tag.value, count).where(Tag.kind == name, Tag.resource_id.in_(ids)).group_by(Tag.value)
