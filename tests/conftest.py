@@ -40,7 +40,7 @@ def _settings(tmp: Path, url: str, suite: str = "standard") -> Settings:
     return Settings(
         data_dir=tmp,
         database_url=url,
-        crypto_suite=suite,  # type: ignore[arg-type]
+        crypto_suite=suite,
         audit_checkpoint_every=50,
         audit_checkpoint_seconds=3600,
         secret_key="test-secret",

@@ -102,14 +102,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, AccessDenied):
             platform.record_refusal(exc, exc.actor, exc.action, exc.target_type, exc.target_id)
         elif isinstance(exc, InvalidToken):
-            anonymous = Actor(
-                username="anonymous",
-                org_code="",
-                org_path="",
-                roles=frozenset(),
-                kind="token",
-                request_id=getattr(request.state, "request_id", ""),
-            )
+            anonymous = Actor.anonymous(kind="token", request_id=getattr(request.state, "request_id", ""))
             platform.record_refusal(exc, anonymous, "auth.token", "path", request.url.path)
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
         if exc.status == 401 and not is_page_request(request):

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from yiwang.config import Settings, get_settings
-from yiwang.kit.audit import AuditWriter, record
+from yiwang.kit.audit import AuditWriter, Principal, record
 from yiwang.kit.crypto import Keyring
 from yiwang.kit.db import Database
 from yiwang.kit.errors import PlatformError
@@ -42,8 +42,8 @@ class Platform:
             checkpoint_every=settings.audit_checkpoint_every,
             checkpoint_seconds=settings.audit_checkpoint_seconds,
         )
-        writer.install(db._sessions)
-        writer.install(db._read_sessions)
+        for factory in db.factories():
+            writer.install(factory)
         return cls(settings=settings, db=db, keyring=keyring, audit=writer)
 
     @contextmanager
@@ -52,13 +52,13 @@ class Platform:
             yield session
 
     def record_refusal(
-        self, error: PlatformError, actor: object, action: str, target_type: str, target_id: str
+        self, error: PlatformError, actor: Principal, action: str, target_type: str, target_id: str
     ) -> None:
         """Write a denied attempt in a transaction of its own (the request's own rolled back)."""
         with self.session_scope() as session:
             record(
                 session,
-                actor,  # type: ignore[arg-type]
+                actor,
                 action,
                 target_type=target_type,
                 target_id=target_id,

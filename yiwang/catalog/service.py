@@ -174,6 +174,11 @@ def create_resource(session: Session, actor: Actor, data: ResourceIn) -> Resourc
     )
     if data.code and repo.resource_by_code(session, data.code, with_fields=False) is not None:
         raise ResourceExists(f"资源代码 {data.code} 已存在", details={"field": "code"})
+    return _create(session, actor, data, org)
+
+
+def _create(session: Session, actor: Actor, data: ResourceIn, org: Org) -> Resource:
+    """Insert a draft whose provider, permission and code the caller has checked."""
     code = data.code or _generate_code(session, data.category, org.code)
     resource = Resource(code=code, provider_id=org.id, region_code=region_of(org), status="draft", version=0)
     _apply(session, resource, data)
@@ -425,6 +430,7 @@ def import_resources(
             problems += [{"index": index, **p} for p in explain(exc.errors())]
     codes = [d.code for _, d in parsed if d.code]
     taken = repo.existing_codes(session, codes)
+    orgs = identity.orgs_by_codes(session, {d.provider for _, d in parsed})
     seen: set[str] = set()
     for index, data in parsed:
         if data.code and (data.code in taken or data.code in seen):
@@ -432,7 +438,7 @@ def import_resources(
                 {"index": index, "field": "code", "reason": f"资源代码 {data.code} 已存在或在文件中重复"}
             )
         seen.add(data.code or "")
-        org = identity.org_by_code(session, data.provider)
+        org = orgs.get(data.provider)
         if org is None or org.kind != "department":
             problems.append(
                 {"index": index, "field": "provider", "reason": f"提供部门 {data.provider} 不存在"}
@@ -448,7 +454,7 @@ def import_resources(
         )
     created = []
     for _, data in parsed:
-        resource = create_resource(session, actor, data)
+        resource = _create(session, actor, data, orgs[data.provider])
         if publish:
             resource.status = "submitted"
             _publish(session, actor, resource, previous=None)

@@ -99,6 +99,20 @@ class Actor:
             request_id=request_id or uuid.uuid4().hex,
         )
 
+    @classmethod
+    def anonymous(
+        cls, username: str = "", *, kind: Literal["user", "token"] = "user", request_id: str = ""
+    ) -> Actor:
+        """Someone not (yet) identified: a sign-in attempt, a bad token. No roles, no org."""
+        return cls(
+            username=username or "anonymous",
+            org_code="",
+            org_path="",
+            roles=frozenset(),
+            kind=kind,
+            request_id=request_id or uuid.uuid4().hex,
+        )
+
     def has_role(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))
 

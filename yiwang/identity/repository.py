@@ -20,6 +20,12 @@ def orgs_by_ids(session: Session, ids: set[int]) -> dict[int, Org]:
     return {o.id: o for o in session.execute(select(Org).where(Org.id.in_(ids))).scalars()}
 
 
+def orgs_by_codes(session: Session, codes: set[str]) -> dict[str, Org]:
+    if not codes:
+        return {}
+    return {o.code: o for o in session.execute(select(Org).where(Org.code.in_(codes))).scalars()}
+
+
 def list_orgs(session: Session, *, under_path: str | None = None, kind: str | None = None) -> list[Org]:
     query = select(Org).order_by(Org.path)
     if under_path:

@@ -221,7 +221,7 @@ def check_login(
     since = now - window
     last_ok = repo.last_success_since(session, username, since)
     failures = repo.failed_logins_since(session, username, max(since, last_ok) if last_ok else since)
-    who = _anonymous(username, request_id)
+    who = Actor.anonymous(username, request_id=request_id)
     if failures >= max_failures:
         minutes = int(window.total_seconds() // 60)
         audit.record(
@@ -266,16 +266,6 @@ def _password_matches(stored: str, password: str) -> bool:
         return _hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
         return False
-
-
-def _anonymous(username: str, request_id: str) -> Actor:
-    return Actor(
-        username=username or "anonymous",
-        org_code="",
-        org_path="",
-        roles=frozenset(),
-        request_id=request_id or uuid.uuid4().hex,
-    )
 
 
 def start_web_session(session: Session, user: User, *, hours: int) -> tuple[str, WebSession]:
@@ -333,7 +323,8 @@ def create_token(
     name = name.strip()
     if not name:
         raise InvalidInput("令牌名称（使用它的系统）不能为空", details={"field": "name"})
-    if any(t.name == name and t.revoked_at is None for t in repo.list_tokens(session, user_id=user.id)):
+    same_name = [t for t in repo.list_tokens(session, user_id=user.id) if t.name == name]
+    if any(t.revoked_at is None for t in same_name):
         raise InvalidInput(
             f"用户 {username} 已有名为 {name} 的有效令牌", details={"field": "name"}, status=409
         )
@@ -341,9 +332,8 @@ def create_token(
         raise InvalidInput("有效期应在 1 到 3650 天之间", details={"field": "expires"})
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     # A revoked token keeps its row (and name) for the record; rename it out of the way.
-    for old in repo.list_tokens(session, user_id=user.id):
-        if old.name == name:
-            old.name = f"{name}#revoked-{old.id}"
+    for old in same_name:
+        old.name = f"{name}#revoked-{old.id}"
     token = ApiToken(
         user_id=user.id,
         name=name,
@@ -427,6 +417,11 @@ def authorize_key_rotation(actor: Actor) -> None:
 def orgs_by_ids(session: Session, ids: set[int]) -> dict[int, Org]:
     """Organisations by id, in one query (for networks that show providers)."""
     return repo.orgs_by_ids(session, ids)
+
+
+def orgs_by_codes(session: Session, codes: set[str]) -> dict[str, Org]:
+    """Organisations by code, in one query (unknown codes are simply absent)."""
+    return repo.orgs_by_codes(session, codes)
 
 
 def org_by_code(session: Session, code: str) -> Org | None:

@@ -91,6 +91,10 @@ class Database:
             self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
         )
 
+    def factories(self) -> tuple[sessionmaker[Session], sessionmaker[Session]]:
+        """The write and the read-only session factories (for session event hooks)."""
+        return self._sessions, self._read_sessions
+
     def session(self, *, read_only: bool = False) -> Session:
         return (self._read_sessions if read_only else self._sessions)()
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from yiwang.kit.datastore.fields import FieldSpec
 from yiwang.kit.errors import InvalidInput
+from yiwang.kit.masking import mask_value
 from yiwang.kit.validators import (
     ID_ADDRESS_PREFIXES,
     validate_email,
@@ -68,19 +69,11 @@ class ErrorList(list[dict[str, Any]]):
 
 
 def mask_for_report(pi_kind: str, value: Any) -> Any:
-    """The value as it may appear in an error report: masked when personal, cut when long.
-
-    Masking belongs to :mod:`yiwang.kit.masking`; until that module exists the value is
-    replaced by ``***`` entirely (never echoed whole).
-    """
+    """The value as it may appear in an error report: masked when personal, cut when long."""
     if value is None:
         return None
     text = value if isinstance(value, str) else str(value)
     if pi_kind != "none":
-        try:
-            from yiwang.kit.masking import mask_value  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            return "***"
         return str(mask_value(pi_kind, text))
     return text if len(text) <= 100 else text[:100] + "…"
 
