@@ -63,18 +63,19 @@ def empty_tables(platform: Platform) -> None:
                 conn.execute(text(f'DELETE FROM "{name}"'))
 
 
+APPEND_ONLY = ("audit_entry", "audit_checkpoint", "access_entry", "access_checkpoint")
+
+
 def tamper(platform: Platform, sql: str, **params: object) -> None:
-    """Change audit rows as someone with the database owner's rights would (PostgreSQL: past the
+    """Change audit or access-log rows as someone with the database owner's rights would (PostgreSQL: past the
     append-only trigger), to check that verification finds it."""
     postgres = platform.db.engine.dialect.name == "postgresql"
     with platform.db.engine.begin() as conn:
-        if postgres:
-            conn.execute(text("ALTER TABLE audit_entry DISABLE TRIGGER USER"))
-            conn.execute(text("ALTER TABLE audit_checkpoint DISABLE TRIGGER USER"))
+        for table in APPEND_ONLY if postgres else ():
+            conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
         conn.execute(text(sql), params)
-        if postgres:
-            conn.execute(text("ALTER TABLE audit_entry ENABLE TRIGGER USER"))
-            conn.execute(text("ALTER TABLE audit_checkpoint ENABLE TRIGGER USER"))
+        for table in APPEND_ONLY if postgres else ():
+            conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
 
 
 def _drop_data_tables(conn: Any) -> None:

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from yiwang import __version__
 from yiwang.catalog import api as catalog_api
+from yiwang.catalog import ckan, dcat
 from yiwang.catalog import data_api as catalog_data_api
 from yiwang.identity import api as identity_api
 from yiwang.identity.authz import AccessDenied, Actor
@@ -22,6 +23,7 @@ from yiwang.identity.errors import InvalidToken
 from yiwang.kit.errors import PlatformError, RateLimited
 from yiwang.kit.explain import explain
 from yiwang.runtime import Platform
+from yiwang.sharing import api as sharing_api
 from yiwang.web import mount as mount_pages
 from yiwang.web.errors import is_page_request, render_error_page
 
@@ -66,6 +68,10 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     app.include_router(identity_api.router)
     app.include_router(catalog_api.router)
     app.include_router(catalog_data_api.router)
+    app.include_router(sharing_api.router)
+    app.include_router(sharing_api.gateway_router)
+    app.include_router(ckan.router)
+    app.include_router(dcat.router)
     mount_pages(app)
     return app
 

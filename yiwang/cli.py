@@ -23,6 +23,8 @@ from yiwang.identity import service as identity
 from yiwang.identity.authz import ASSIGNABLE_ROLES
 from yiwang.kit import audit
 from yiwang.runtime import upgrade_database
+from yiwang.sharing import calls as sharing_calls
+from yiwang.sharing import cli as sharing_cli
 
 app = typer.Typer(help="一网 Yiwang：省级数字政府数据底座", no_args_is_help=True, add_completion=False)
 org_app = typer.Typer(help="组织机构（区域与部门）", no_args_is_help=True)
@@ -37,6 +39,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
 app.add_typer(catalog_cli.catalog_app, name="catalog")
 app.add_typer(catalog_cli.data_app, name="data")
+app.add_typer(sharing_cli.sharing_app, name="sharing")
 
 # ------------------------------------------------------------------ set-up and serving
 
@@ -187,19 +190,26 @@ def token_create(
 def audit_verify(
     file: Annotated[Path | None, typer.Option("--file", help="校验导出文件（离线，无需数据库）")] = None,
 ) -> None:
-    """Verify the audit chain and checkpoints: exit 0 when intact, 1 naming the first bad entry."""
+    """Verify the audit log and the gateway's access log (chains and signed checkpoints), or an
+    export of either: exit 0 when intact, 1 naming the first bad entry."""
     if file is not None:
         if not file.exists():
             raise fail(f"文件 {file} 不存在", 2)
         with file.open(encoding="utf-8") as lines:
             result = audit.verify_export(lines)
-    else:
-        with console_transaction() as (platform, session, actor):
-            result = auditing.verify(session, actor, platform.keyring)
-    if result.ok:
-        out.print(f"完整：{result.entries} 条记录，{result.checkpoints} 个签名检查点均通过校验。")
-        return
-    raise fail(f"审计日志已被篡改：{result.problem}", 1)
+        if result.ok:
+            out.print(f"完整：{result.entries} 条记录，{result.checkpoints} 个签名检查点均通过校验。")
+            return
+        raise fail(f"日志已被篡改：{result.problem}", 1)
+    with console_transaction() as (platform, session, actor):
+        results = [
+            ("审计日志", auditing.verify(session, actor, platform.keyring)),
+            ("访问日志", sharing_calls.verify(session, actor, platform.keyring)),
+        ]
+    for name, result in results:
+        if not result.ok:
+            raise fail(f"{name}已被篡改：{result.problem}", 1)
+        out.print(f"{name}完整：{result.entries} 条记录，{result.checkpoints} 个签名检查点均通过校验。")
 
 
 @audit_app.command("export")

@@ -41,6 +41,15 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Extra working dates (YYYY-MM-DD), e.g. a make-up day published after the package.",
     )
+    sharing_decision_days: int = Field(
+        10, ge=1, le=60, description="Working days a provider has to decide a conditional sharing request."
+    )
+    sharing_reminder_days: int = Field(
+        2, ge=0, le=30, description="Remind the provider this many working days before a decision is due."
+    )
+    objection_answer_days: int = Field(
+        5, ge=1, le=60, description="Working days a provider has to answer a data objection."
+    )
     language: Literal["zh", "en"] = Field("zh", description="Default page language.")
     secure_cookies: bool = Field(False, description="Mark cookies Secure (behind HTTPS).")
 

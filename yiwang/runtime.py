@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from yiwang.config import Settings, get_settings
+from yiwang.kit.accesslog import ACCESS
 from yiwang.kit.audit import AuditWriter, Principal, record
 from yiwang.kit.crypto import Keyring
 from yiwang.kit.db import Database
@@ -30,6 +31,7 @@ class Platform:
     db: Database
     keyring: Keyring
     audit: AuditWriter
+    access: AuditWriter
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> Platform:
@@ -42,9 +44,17 @@ class Platform:
             checkpoint_every=settings.audit_checkpoint_every,
             checkpoint_seconds=settings.audit_checkpoint_seconds,
         )
+        # The gateway's access log is a second chain with the same writer, signed by the same key.
+        access = AuditWriter(
+            keyring,
+            chain=ACCESS,
+            checkpoint_every=settings.audit_checkpoint_every,
+            checkpoint_seconds=settings.audit_checkpoint_seconds,
+        )
         for factory in db.factories():
             writer.install(factory)
-        return cls(settings=settings, db=db, keyring=keyring, audit=writer)
+            access.install(factory)
+        return cls(settings=settings, db=db, keyring=keyring, audit=writer, access=access)
 
     @contextmanager
     def session_scope(self, *, read_only: bool = False) -> Iterator[Session]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import warnings
 from collections.abc import Iterator
@@ -116,7 +117,7 @@ class TestLogin:
 
     def test_secure_cookie_when_configured(self, platform: Platform, province: Province) -> None:
         settings = platform.settings.model_copy(update={"secure_cookies": True})
-        secure = Platform(settings=settings, db=platform.db, keyring=platform.keyring, audit=platform.audit)
+        secure = dataclasses.replace(platform, settings=settings)
         with TestClient(create_app(secure), headers=HTML, base_url="https://testserver") as c:
             response = login(c, "gz_staff")
         cookie = next(

@@ -8,35 +8,14 @@ from sqlalchemy.orm import Session
 
 from yiwang.catalog import service
 from yiwang.catalog.errors import WrongState
-from yiwang.catalog.models import Field, Load, Resource
+from yiwang.catalog.models import Field, Load
+from yiwang.catalog.service import data_table_name, field_specs
 from yiwang.identity import service as identity
 from yiwang.identity.authz import Actor
 from yiwang.kit import datastore
 from yiwang.kit.db import utcnow
 from yiwang.kit.errors import InvalidInput, PermissionDenied
 from yiwang.kit.masking import mask_record
-
-
-def field_specs(resource: Resource) -> list[datastore.FieldSpec]:
-    """The datastore's field specs of a resource's fields (validated by FieldSpec itself)."""
-    specs = []
-    for f in resource.fields:
-        spec: dict[str, Any] = {
-            "name": f.name,
-            "title": f.title,
-            "type": f.type,
-            "format": f.format,
-            "pi": f.pi,
-            "key": f.key,
-            "required": f.required,
-        }
-        specs.append(datastore.FieldSpec(**spec))
-    return specs
-
-
-def data_table_name(resource: Resource) -> str:
-    """One table per resource and published version: a change of fields starts a new, empty table."""
-    return f"r{resource.id}_v{resource.version}"
 
 
 def load_data(

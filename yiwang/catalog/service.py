@@ -9,10 +9,12 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from yiwang.catalog import repository as repo
@@ -22,7 +24,7 @@ from yiwang.catalog.schemas import FieldIn, ResourceIn
 from yiwang.identity import service as identity
 from yiwang.identity.authz import AccessDenied, Actor, Scope, authorize, reach, register_actions
 from yiwang.identity.models import Org
-from yiwang.kit import audit
+from yiwang.kit import audit, datastore
 from yiwang.kit.db import utcnow
 from yiwang.kit.errors import InvalidInput, PermissionDenied
 from yiwang.kit.explain import explain
@@ -108,6 +110,142 @@ def is_overdue(resource: Resource) -> bool:
         return False
     reference = resource.last_load_at or resource.published_at
     return reference is not None and utcnow() - reference > timedelta(days=days)
+
+
+# ------------------------------------------------------------------ data views for other networks
+
+
+def field_specs(resource: Resource) -> list[datastore.FieldSpec]:
+    """The datastore's field specs of a resource's fields (validated by FieldSpec itself)."""
+    specs = []
+    for f in resource.fields:
+        spec: dict[str, Any] = {
+            "name": f.name,
+            "title": f.title,
+            "type": f.type,
+            "format": f.format,
+            "pi": f.pi,
+            "key": f.key,
+            "required": f.required,
+        }
+        specs.append(datastore.FieldSpec(**spec))
+    return specs
+
+
+def data_table_name(resource: Resource) -> str:
+    """One table per resource and published version: a change of fields starts a new, empty table."""
+    return f"r{resource.id}_v{resource.version}"
+
+
+@dataclass(frozen=True)
+class DataView:
+    """What another network (sharing's gateway, the exchange) needs to serve a resource's data.
+
+    Built from the published resource, never handed out as the ORM row: other networks
+    read the catalog through this, not through its tables.
+    """
+
+    id: int
+    code: str
+    name: str
+    status: str
+    format: str
+    share_type: str
+    share_basis: str
+    provider_id: int
+    provider_code: str
+    provider_path: str
+    table: str | None  # the datastore table, None until data is loaded
+    fields: tuple[datastore.FieldSpec, ...]
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    @property
+    def key_fields(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields if f.key)
+
+
+def data_view(session: Session, code: str) -> DataView:
+    """The view of resource ``code`` for serving its data; ResourceNotFound when unknown."""
+    resource = load(session, code)
+    org = identity.orgs_by_ids(session, {resource.provider_id})[resource.provider_id]
+    return DataView(
+        id=resource.id,
+        code=resource.code,
+        name=resource.name,
+        status=resource.status,
+        format=resource.format,
+        share_type=resource.share_type,
+        share_basis=resource.share_basis,
+        provider_id=resource.provider_id,
+        provider_code=org.code,
+        provider_path=org.path,
+        table=resource.data_table,
+        fields=tuple(field_specs(resource)),
+    )
+
+
+def freshness(session: Session, codes: Sequence[str]) -> dict[str, str]:
+    """Each resource's state for duty lists and consoles: current | overdue | unpublished."""
+    resources = repo.resources_by_codes(session, list(codes))
+    return {
+        r.code: "unpublished" if r.status != "published" else "overdue" if is_overdue(r) else "current"
+        for r in resources
+    }
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A published resource's standing for a console: how complete its description, how fresh."""
+
+    id: int
+    code: str
+    name: str
+    provider_id: int
+    completeness: float  # share of the recommended metadata present, 0..1
+    state: str  # current | overdue
+    request_count: int
+
+
+def standings(session: Session, provider_ids: Sequence[int] | None) -> list[Standing]:
+    """Published resources of the given providers (all when None) with completeness and freshness."""
+    query = repo.resources_query(
+        provider_ids=list(provider_ids) if provider_ids is not None else None, statuses=["published"]
+    )
+    resources = list(session.execute(query).scalars())
+    return [
+        Standing(
+            id=r.id,
+            code=r.code,
+            name=r.name,
+            provider_id=r.provider_id,
+            completeness=_completeness(r),
+            state="overdue" if is_overdue(r) else "current",
+            request_count=r.request_count,
+        )
+        for r in resources
+    ]
+
+
+def _completeness(resource: Resource) -> float:
+    checks = [
+        bool(resource.summary.strip()),
+        resource.keywords not in ("", "[]"),
+        resource.themes not in ("", "[]"),
+        resource.released is not None,
+        bool(resource.fields) and all(f.title and f.title != f.name for f in resource.fields),
+        resource.share_type != "conditional" or bool(resource.share_condition.strip()),
+    ]
+    return sum(checks) / len(checks)
+
+
+def count_request(session: Session, resource_id: int) -> None:
+    """One more sharing request for a resource: feeds the catalog's "most requested" sort."""
+    session.execute(
+        update(Resource).where(Resource.id == resource_id).values(request_count=Resource.request_count + 1)
+    )
 
 
 # ------------------------------------------------------------------ authorization helpers

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from yiwang.catalog import data as catalog_data
 from yiwang.catalog import service as catalog_service
 from yiwang.demo import catalog as demo_catalog
+from yiwang.demo import sharing as demo_sharing
 from yiwang.demo.departments import PROVINCIAL_DEPARTMENTS, city_departments
 from yiwang.identity import repository
 from yiwang.identity import service as identity
@@ -58,7 +59,10 @@ def build_demo(
     _create_regions(session, actor)
     departments = _create_departments(session, actor)
     logins = _create_accounts(session, actor, departments, fake, rng, password)
-    _create_catalog(session, actor, departments, fake, rng, seed, suite)
+    loaded = _create_catalog(session, actor, departments, fake, rng, seed, suite)
+    demo_sharing.build_sharing(
+        session, actor, loaded[:15], [code for code, _name in departments], seed, suite
+    )
     return logins
 
 
@@ -70,12 +74,14 @@ def _create_catalog(
     rng: random.Random,
     seed: int,
     suite: str,
-) -> None:
-    """Publish the demo resources (as the operator's import) and load data into some of them."""
+) -> list[str]:
+    """Publish the demo resources (as the operator's import) and load data into some of them;
+    returns the codes of the loaded ones."""
     items = demo_catalog.resources_for(departments, seed)
     created = catalog_service.import_resources(session, actor, items, publish=True)
     # Spread the loads over the whole list, so every kind of department has data somewhere.
     step = max(1, len(items) // LOADED_RESOURCES)
+    loaded: list[str] = []
     for item, resource in list(zip(items, created, strict=True))[::step]:
         region = resource.region_code if len(resource.region_code) == 6 else PROVINCE
         rows = demo_catalog.rows_for(demo_catalog.field_kind(item), ROWS_PER_RESOURCE, region, fake, rng)
@@ -88,6 +94,8 @@ def _create_catalog(
             "replace",
             suite=suite,
         )
+        loaded.append(resource.code)
+    return loaded
 
 
 def _create_regions(session: Session, actor: Actor) -> None:

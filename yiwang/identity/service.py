@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from yiwang.identity import repository as repo
@@ -427,3 +428,17 @@ def orgs_by_codes(session: Session, codes: set[str]) -> dict[str, Org]:
 def org_by_code(session: Session, code: str) -> Org | None:
     """An organisation by code, or ``None`` (no authorization: org names are not secret)."""
     return repo.org_by_code(session, code)
+
+
+def orgs_in_reach(actor: Actor, action: str) -> Select[int] | None:
+    """The ids of the orgs where ``actor`` may do ``action``, as a subquery; ``None`` means all.
+
+    Lists filter with it (``column.in_(subquery)``); raises AccessDenied when the actor may
+    not do ``action`` anywhere.
+    """
+    scope = authorize(actor, action)
+    if scope == "all":
+        return None
+    if scope == "subtree":
+        return select(Org.id).where(Org.path.startswith(actor.org_path, autoescape=True))
+    return select(Org.id).where(Org.id == actor.org_id)

@@ -45,12 +45,11 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
 from yiwang.kit.crypto import Keyring, Signature, get_suite, verify_with_public_keys
-from yiwang.kit.db import Base, utcnow
+from yiwang.kit.db import Base, insert_ignoring_conflict, utcnow
 from yiwang.kit.errors import PlatformError
 
 SEP = "\x1f"
 GENESIS = "0" * 64
-PENDING_KEY = "yiwang_audit_pending"
 CHECKPOINT_CONTEXT = "yiwang-audit-checkpoint"
 OUTCOMES = ("ok", "denied", "failed")
 
@@ -96,9 +95,6 @@ class AuditCheckpoint(Base):
     signature: Mapped[str] = mapped_column(Text)  # Signature.to_dict() as JSON
 
 
-ENTRY_TABLE: Table = AuditEntry.__table__  # type: ignore[assignment]
-HEAD_TABLE: Table = AuditHead.__table__  # type: ignore[assignment]
-
 ENTRY_FIELDS = (
     "seq",
     "at",
@@ -114,6 +110,46 @@ ENTRY_FIELDS = (
     "suite",
     "prev_hash",
 )
+
+
+@dataclass(frozen=True)
+class Chain:
+    """One hash-chained log: its tables, the fields its payload joins, and its names.
+
+    The audit log is one; the access log (``kit.accesslog``) is another, with the same
+    writer, verifier and export. ``context`` goes into every checkpoint signature, so a
+    checkpoint of one chain can never pass as one of another.
+    """
+
+    name: str
+    entry: Table
+    head: Table
+    checkpoint: Table
+    fields: tuple[str, ...]
+    context: str
+    export_format: str
+
+    @property
+    def pending_key(self) -> str:
+        return f"yiwang_{self.name}_pending"
+
+
+AUDIT = Chain(
+    name="audit",
+    entry=AuditEntry.__table__,  # type: ignore[arg-type]
+    head=AuditHead.__table__,  # type: ignore[arg-type]
+    checkpoint=AuditCheckpoint.__table__,  # type: ignore[arg-type]
+    fields=ENTRY_FIELDS,
+    context=CHECKPOINT_CONTEXT,
+    export_format="yiwang-audit-export/1",
+)
+# Export formats this verifier knows, by the header's ``format``; registered by each chain's module.
+CHAINS: dict[str, Chain] = {AUDIT.export_format: AUDIT}
+
+
+def register_chain(chain: Chain) -> Chain:
+    CHAINS[chain.export_format] = chain
+    return chain
 
 
 class Principal(Protocol):
@@ -139,17 +175,19 @@ def _clean(text: object) -> str:
     return "".join(ch if ch >= " " else "?" for ch in str(text))
 
 
-def payload_of(entry: Mapping[str, Any]) -> str:
-    """The hashed text of one entry (a mapping with every name of ENTRY_FIELDS)."""
-    return SEP.join(str(entry[name]) for name in ENTRY_FIELDS)
+def payload_of(entry: Mapping[str, Any], fields: tuple[str, ...] = ENTRY_FIELDS) -> str:
+    """The hashed text of one entry (a mapping with every name of ``fields``)."""
+    return SEP.join(str(entry[name]) for name in fields)
 
 
-def _payload_sql() -> ColumnElement[str]:
+def _payload_sql(chain: Chain) -> ColumnElement[str]:
     """The same payload, computed by the database (``||`` on both SQLite and PostgreSQL)."""
-    columns = AuditEntry.__table__.c
+    columns = chain.entry.c
     expr: ColumnElement[str] = cast(columns.seq, String)
-    for name in ENTRY_FIELDS[1:]:
-        expr = expr.op("||")(literal(SEP)).op("||")(columns[name])
+    for name in chain.fields[1:]:
+        # Integer columns are cast so that ``||`` joins their decimal text on both databases.
+        column = columns[name] if isinstance(columns[name].type, String) else cast(columns[name], String)
+        expr = expr.op("||")(literal(SEP)).op("||")(column)
     return expr
 
 
@@ -173,7 +211,7 @@ def record(
     """
     if outcome not in OUTCOMES:
         raise ValueError(f"unknown audit outcome {outcome!r}")
-    session.info.setdefault(PENDING_KEY, []).append(
+    session.info.setdefault(AUDIT.pending_key, []).append(
         {
             "actor": _clean(actor.username),
             "actor_kind": _clean(actor.kind),
@@ -193,6 +231,7 @@ class AuditWriter:
     """Chains queued entries at commit and signs checkpoints; one per process and database."""
 
     keyring: Keyring
+    chain: Chain = AUDIT
     checkpoint_every: int = 1000
     checkpoint_seconds: int = 60
     clock: Callable[[], datetime] = utcnow
@@ -207,10 +246,10 @@ class AuditWriter:
         event.listen(factory, "after_rollback", self._after_rollback)
 
     def _after_rollback(self, session: Session) -> None:
-        session.info.pop(PENDING_KEY, None)
+        session.info.pop(self.chain.pending_key, None)
 
     def _before_commit(self, session: Session) -> None:
-        pending = session.info.pop(PENDING_KEY, None)
+        pending = session.info.pop(self.chain.pending_key, None)
         if pending:
             self.append(session, pending)
 
@@ -229,9 +268,9 @@ class AuditWriter:
                 "suite": self.suite,
                 "prev_hash": prev,
             }
-            row["hash"] = prev = hasher(payload_of(row).encode())
+            row["hash"] = prev = hasher(payload_of(row, self.chain.fields).encode())
             rows.append(row)
-        session.execute(ENTRY_TABLE.insert(), rows)
+        session.execute(self.chain.entry.insert(), rows)
         values: dict[str, Any] = {"seq": seq, "hash": prev}
         now = self.clock()
         due_by_count = seq - head.checkpoint_seq >= self.checkpoint_every
@@ -241,10 +280,11 @@ class AuditWriter:
         if due_by_count or due_by_time:
             self._sign_checkpoint(session, seq, prev, now)
             values.update(checkpoint_seq=seq, checkpoint_at=now)
-        session.execute(HEAD_TABLE.update().where(HEAD_TABLE.c.id == 1).values(**values))
+        head_table = self.chain.head
+        session.execute(head_table.update().where(head_table.c.id == 1).values(**values))
 
     def _lock_head(self, session: Session) -> Any:
-        columns = HEAD_TABLE.c
+        columns = self.chain.head.c
         query = (
             select(columns.seq, columns.hash, columns.checkpoint_seq, columns.checkpoint_at)
             .where(columns.id == 1)
@@ -253,33 +293,27 @@ class AuditWriter:
         head = session.execute(query).first()
         if head is None:
             # First entry ever: create the head row; a racing creator's insert is a no-op.
-            session.execute(_insert_head_if_missing(session))
+            session.execute(_insert_head_if_missing(session, self.chain.head))
             head = session.execute(query).one()
         return head
 
     def _sign_checkpoint(self, session: Session, seq: int, hash_: str, now: datetime) -> None:
         at = format_time(now)
-        signature = self.keyring.sign(checkpoint_message(seq, hash_, at))
+        signature = self.keyring.sign(checkpoint_message(seq, hash_, at, self.chain.context))
         session.execute(
-            insert(AuditCheckpoint).values(
+            insert(self.chain.checkpoint).values(
                 seq=seq, hash=hash_, at=at, signature=canonical_json(signature.to_dict())
             )
         )
 
 
-def _insert_head_if_missing(session: Session) -> Any:
+def _insert_head_if_missing(session: Session, head: Table) -> Any:
     values = {"id": 1, "seq": 0, "hash": GENESIS, "checkpoint_seq": 0, "checkpoint_at": None}
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(AuditHead).values(**values).on_conflict_do_nothing()
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(AuditHead).values(**values).on_conflict_do_nothing()
+    return insert_ignoring_conflict(session, head, values)
 
 
-def checkpoint_message(seq: int, hash_: str, at: str) -> bytes:
-    return SEP.join((CHECKPOINT_CONTEXT, str(seq), hash_, at)).encode()
+def checkpoint_message(seq: int, hash_: str, at: str, context: str = CHECKPOINT_CONTEXT) -> bytes:
+    return SEP.join((context, str(seq), hash_, at)).encode()
 
 
 # ---------------------------------------------------------------- verification
@@ -361,6 +395,7 @@ def verify_checkpoints(
     hashes_at: Callable[[int], str | None],
     public_keys: Mapping[str, Mapping[str, Any]],
     result: VerifyResult,
+    context: str = CHECKPOINT_CONTEXT,
 ) -> None:
     """Check each checkpoint's signature and that the chain holds the hash it signed."""
     for cp in checkpoints:
@@ -371,7 +406,7 @@ def verify_checkpoints(
         except (PlatformError, ValueError, TypeError):
             result.fail(seq, f"检查点 #{seq}: 签名格式无效")
             return
-        if not verify_with_public_keys(public_keys, checkpoint_message(seq, hash_, at), signature):
+        if not verify_with_public_keys(public_keys, checkpoint_message(seq, hash_, at, context), signature):
             result.fail(seq, f"检查点 #{seq}: 签名无效（检查点被伪造或修改）")
             return
         actual = hashes_at(seq)
@@ -381,12 +416,15 @@ def verify_checkpoints(
         result.checkpoints += 1
 
 
-def verify_database(session: Session, public_keys: Mapping[str, Mapping[str, Any]]) -> VerifyResult:
+def verify_database(
+    session: Session, public_keys: Mapping[str, Mapping[str, Any]], chain: Chain = AUDIT
+) -> VerifyResult:
     """Verify the whole log in the database: chain, checkpoints, and the head."""
     result = VerifyResult()
-    cp_rows = session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.seq)).scalars().all()
+    cp_table = chain.checkpoint
+    cp_rows = session.execute(select(cp_table).order_by(cp_table.c.seq)).all()
     wanted = {cp.seq for cp in cp_rows}
-    stream = _stream_entries(session)
+    stream = _stream_entries(session, chain)
     checkpoint_hashes = verify_rows(stream, result, keep=wanted)
     if not result.ok:
         return result
@@ -395,10 +433,11 @@ def verify_database(session: Session, public_keys: Mapping[str, Mapping[str, Any
         lambda seq: checkpoint_hashes.get(seq, "" if seq > result.last_seq else None),
         public_keys,
         result,
+        chain.context,
     )
     if not result.ok:
         return result
-    head = session.get(AuditHead, 1)
+    head = session.execute(select(chain.head).where(chain.head.c.id == 1)).first()
     if head is not None and (head.seq != result.last_seq or head.hash != result.last_hash):
         result.fail(
             result.last_seq + 1, f"条目 #{result.last_seq + 1} 起: 日志末尾被删除（链头记录到 #{head.seq}）"
@@ -406,18 +445,18 @@ def verify_database(session: Session, public_keys: Mapping[str, Mapping[str, Any
     return result
 
 
-def _stream_entries(session: Session) -> Iterator[tuple[int, str, str, str, bytes]]:
+def _stream_entries(session: Session, chain: Chain) -> Iterator[tuple[int, str, str, str, bytes]]:
     """Entries in order with their payload built and encoded by the database, straight off a DB-API
     cursor (a server-side one on PostgreSQL): no ORM rows, no per-row Python encoding."""
     dialect = session.get_bind().dialect
-    payload = _payload_sql()
+    payload = _payload_sql(chain)
     encoded = func.convert_to(payload, "UTF8") if dialect.name == "postgresql" else cast(payload, LargeBinary)
-    columns = AuditEntry.__table__.c
+    columns = chain.entry.c
     stmt = select(columns.seq, columns.suite, columns.prev_hash, columns.hash, encoded).order_by(columns.seq)
     sql = str(stmt.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
     raw = session.connection().connection.dbapi_connection
     assert raw is not None
-    cursor = raw.cursor(name="yiwang_audit_verify") if dialect.name == "postgresql" else raw.cursor()
+    cursor = raw.cursor(name=f"yiwang_{chain.name}_verify") if dialect.name == "postgresql" else raw.cursor()
     try:
         cursor.execute(sql)
         while batch := cursor.fetchmany(20_000):
@@ -434,6 +473,7 @@ def verify_export(lines: Iterable[str]) -> VerifyResult:
     checkpoints: list[dict[str, Any]] = []
     public_keys: dict[str, dict[str, Any]] = {}
     since = False
+    chain = AUDIT
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -450,9 +490,13 @@ def verify_export(lines: Iterable[str]) -> VerifyResult:
             public_keys[item["key_id"]] = item
         elif kind == "header":
             since = bool(item.get("since"))
+            known = CHAINS.get(str(item.get("format")))
+            if known is None:
+                return result.fail(None, f"第 {number} 行: 未知的导出格式 {item.get('format')!r}")
+            chain = known
     try:
         rows = [
-            (int(e["seq"]), str(e["suite"]), str(e["prev_hash"]), str(e["hash"]), payload_of(e))
+            (int(e["seq"]), str(e["suite"]), str(e["prev_hash"]), str(e["hash"]), payload_of(e, chain.fields))
             for e in entries
         ]
     except KeyError as missing:
@@ -466,6 +510,7 @@ def verify_export(lines: Iterable[str]) -> VerifyResult:
             lambda seq: seen.get(seq, "" if seq > result.last_seq or seq >= first else None),
             public_keys,
             result,
+            chain.context,
         )
     return result
 
@@ -474,20 +519,22 @@ def export_lines(
     session: Session,
     public_keys: Mapping[str, Mapping[str, Any]],
     since: str | None = None,
+    chain: Chain = AUDIT,
 ) -> Iterator[str]:
     """Entries (optionally from ``since``, an ISO date or time), their checkpoints and the public keys."""
-    query = select(AuditEntry).order_by(AuditEntry.seq)
-    cp_query = select(AuditCheckpoint).order_by(AuditCheckpoint.seq)
+    entries, checkpoints = chain.entry, chain.checkpoint
+    query = select(entries).order_by(entries.c.seq)
+    cp_query = select(checkpoints).order_by(checkpoints.c.seq)
     if since:
-        query = query.where(AuditEntry.at >= since)
-        cp_query = cp_query.where(AuditCheckpoint.at >= since)
-    yield canonical_json({"type": "header", "format": "yiwang-audit-export/1", "since": since})
+        query = query.where(entries.c.at >= since)
+        cp_query = cp_query.where(checkpoints.c.at >= since)
+    yield canonical_json({"type": "header", "format": chain.export_format, "since": since})
     for key_id, key in public_keys.items():
         yield canonical_json({"type": "public_key", "key_id": key_id, **key})
-    for entry in session.execute(query.execution_options(yield_per=5000)).scalars():
-        data = {name: getattr(entry, name) for name in (*ENTRY_FIELDS, "hash")}
+    for entry in session.execute(query.execution_options(yield_per=5000)).mappings():
+        data = {name: entry[name] for name in (*chain.fields, "hash")}
         yield canonical_json({"type": "entry", **data})
-    for cp in session.execute(cp_query).scalars():
+    for cp in session.execute(cp_query):
         yield canonical_json(
             {
                 "type": "checkpoint",

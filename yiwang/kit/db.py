@@ -116,3 +116,15 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def insert_ignoring_conflict(session: Session, table: Any, values: dict[str, Any]) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING`` for the session's database (SQLite or PostgreSQL):
+    creates a counter or head row once, however many workers race to create it."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).values(**values).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).values(**values).on_conflict_do_nothing()

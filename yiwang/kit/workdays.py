@@ -25,16 +25,18 @@ from __future__ import annotations
 import bisect
 import threading
 from collections.abc import Iterable
-from datetime import MAXYEAR, date, datetime, timedelta
+from datetime import MAXYEAR, date, datetime, timedelta, timezone
 
 import chinese_calendar
 
 from yiwang.kit.errors import ConfigurationError, InvalidInput, PlatformError
 
 __all__ = [
+    "BEIJING",
     "CalendarUnknownYear",
     "WorkCalendar",
     "add_working_days",
+    "beijing_today",
     "deadline",
     "default_calendar",
     "is_working_day",
@@ -58,6 +60,14 @@ class CalendarUnknownYear(PlatformError):
             details={"year": year},
         )
         self.year = year
+
+
+BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+def beijing_today() -> date:
+    """Today in Beijing: the day deadlines, validity and daily quotas are counted in."""
+    return datetime.now(BEIJING).date()
 
 
 def _as_date(value: date | datetime) -> date:

@@ -27,16 +27,21 @@ class Section:
 
     key: str
     group: str | None = None
+    link: str | None = None  # the network's own pages, once built; else its "coming" page
 
     @property
     def href(self) -> str:
-        return f"/sections/{self.key}"
+        return self.link or f"/sections/{self.key}"
+
+    @property
+    def ready(self) -> bool:
+        return self.link is not None
 
 
 SECTIONS: dict[str, Section] = {
     s.key: s
     for s in [
-        Section("catalog", "nav.sharing"),
+        Section("catalog", "nav.sharing", link="/catalog"),
         Section("sharing", "nav.sharing"),
         Section("gateway", "nav.sharing"),
         Section("registry", "nav.market"),

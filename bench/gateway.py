@@ -1,0 +1,250 @@
+"""Gateway benchmark: logged key lookups and 100-row pages against the same server's /healthz.
+
+Builds a small province in a fresh SQLite data dir (a provider and a consumer department,
+a conditional resource of N people with personal fields, loaded; a grant with masking;
+a system token), starts ``yiwang serve --workers W`` for W in 1 and 4, and drives it with
+client processes (one keep-alive connection each, closed loop) for a few seconds per
+case. Prints one JSON object: per worker count and case, calls/s, p50 and p99 latency in
+ms, and the ratio of each gateway case to /healthz measured in the same run; then the
+quota check: a grant with a daily quota of 1,000 hit with 1,100 concurrent calls through
+4 workers must answer exactly 1,000 × 200 and 100 × 429.
+
+Aim: one worker serves >= 1,500 logged key lookups/s, >= 40% of its own /healthz rate.
+
+Usage: .venv/bin/python bench/gateway.py [--rows N] [--seconds S] [--clients C]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+ROOT = Path(__file__).resolve().parent.parent
+YIWANG = ROOT / ".venv" / "bin" / "yiwang"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def build(data_dir: Path, rows: int) -> dict[str, Any]:
+    """The province, the data and two grants (plain, and one with a daily quota of 1,000)."""
+    os.environ["YIWANG_DATA_DIR"] = str(data_dir)
+    from tests.sharing.conftest import PEOPLE_FIELDS, people_csv
+    from yiwang.catalog import data, service
+    from yiwang.config import Settings
+    from yiwang.identity import service as identity
+    from yiwang.identity.authz import Actor
+    from yiwang.runtime import Platform, upgrade_database
+    from yiwang.sharing import service as sharing
+    from yiwang.sharing.schemas import DecisionIn, RequestIn
+
+    settings = Settings(data_dir=data_dir)
+    upgrade_database(settings.resolved_database_url())
+    platform = Platform.from_settings(settings)
+    system = Actor.system()
+    with platform.session_scope() as db:
+        for code, name, parent, kind in [
+            ("440000", "广东省", None, "region"),
+            ("440100", "广州市", "440000", "region"),
+            ("440100-rsj", "广州市人力资源和社会保障局", "440100", "department"),
+            ("440100-amr", "广州市市场监督管理局", "440100", "department"),
+        ]:
+            identity.create_org(db, system, code=code, name=name, parent=parent, kind=kind)
+        for user, org in [("provider", "440100-rsj"), ("consumer", "440100-amr")]:
+            identity.create_user(
+                db, system, username=user, org_code=org, roles=["staff"], password="Bench!2026pw"
+            )
+        item = {
+            "code": "R-BENCH",
+            "name": "养老保险参保信息",
+            "provider": "440100-rsj",
+            "summary": "基准测试",
+            "category": "基础信息资源/自然人",
+            "themes": ["社会保障"],
+            "keywords": ["参保"],
+            "format": "table",
+            "share_type": "conditional",
+            "share_condition": "核验用途",
+            "share_method": "api",
+            "open_type": "none",
+            "update_cycle": "daily",
+            "level": "important",
+            "released": "2024-01-01",
+            "fields": PEOPLE_FIELDS,
+        }
+        service.import_resources(db, system, [item], publish=True)
+    with platform.session_scope() as db:
+        data.load_data(db, system, "R-BENCH", people_csv(rows), "people.csv", "replace")
+    tokens = {}
+    with platform.session_scope() as db:
+        for user in ("consumer", "provider"):
+            tokens[user] = identity.create_token(db, system, username=user, name="bench")[1]
+        tokens["quota"] = identity.create_token(db, system, username="consumer", name="quota")[1]
+    for system_name, quota in (("bench", None), ("quota", 1000)):
+        with platform.session_scope() as db:
+            consumer = _actor(db, "consumer")
+            req = sharing.submit_request(
+                db,
+                consumer,
+                RequestIn(
+                    resource="R-BENCH",
+                    fields=["id_number", "name", "phone", "amount"],
+                    purpose="基准",
+                    basis="基准",
+                    valid_until=date.today() + timedelta(days=30),
+                    system=system_name,
+                ),
+            )
+            sharing.decide_request(
+                db, _actor(db, "provider"), req.id, DecisionIn(approve=True, daily_quota=quota)
+            )
+    platform.close()
+    from tests.sharing.conftest import person
+
+    return {
+        "token": tokens["consumer"],
+        "quota_token": tokens["quota"],
+        "keys": [person(i)["id_number"] for i in range(1, rows + 1, max(1, rows // 500))],
+    }
+
+
+def _actor(db: Any, username: str) -> Any:
+    from yiwang.identity import repository
+    from yiwang.identity import service as identity
+
+    user = repository.user_by_username(db, username)
+    return identity.actor_for_user(user)
+
+
+def serve(data_dir: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    env = {**os.environ, "YIWANG_DATA_DIR": str(data_dir)}
+    proc = subprocess.Popen(
+        [str(YIWANG), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    import httpx
+
+    for _ in range(200):
+        try:
+            if httpx.get(url + "/healthz", timeout=0.5).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("server did not start")
+
+
+def _client(url: str, paths: list[str], token: str, seconds: float, out: Any) -> None:
+    import httpx
+
+    latencies = []
+    statuses: dict[int, int] = {}
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=10) as client:
+        end = time.perf_counter() + seconds
+        i = 0
+        while time.perf_counter() < end:
+            started = time.perf_counter()
+            status = client.get(paths[i % len(paths)]).status_code
+            latencies.append(time.perf_counter() - started)
+            statuses[status] = statuses.get(status, 0) + 1
+            i += 1
+    out.put((latencies, statuses))
+
+
+def drive(url: str, paths: list[str], token: str, seconds: float, clients: int) -> dict[str, Any]:
+    queue: Any = mp.Queue()
+    procs = [mp.Process(target=_client, args=(url, paths, token, seconds, queue)) for _ in range(clients)]
+    for p in procs:
+        p.start()
+    results = [queue.get() for _ in procs]
+    for p in procs:
+        p.join()
+    latencies = sorted(x for r, _ in results for x in r)
+    statuses: dict[str, int] = {}
+    for _, s in results:
+        for k, v in s.items():
+            statuses[str(k)] = statuses.get(str(k), 0) + v
+    return {
+        "calls_per_s": round(len(latencies) / seconds),
+        "p50_ms": round(latencies[len(latencies) // 2] * 1000, 2),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 2),
+        "statuses": statuses,
+    }
+
+
+def _quota_call(url: str, token: str, n: int, out: Any) -> None:
+    import httpx
+
+    codes: dict[int, int] = {}
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
+        for _ in range(n):
+            code = client.get("/gateway/v1/resources/R-BENCH/records?limit=1").status_code
+            codes[code] = codes.get(code, 0) + 1
+    out.put(codes)
+
+
+def quota_check(url: str, token: str) -> dict[str, int]:
+    queue: Any = mp.Queue()
+    procs = [mp.Process(target=_quota_call, args=(url, token, 110, queue)) for _ in range(10)]
+    for p in procs:
+        p.start()
+    total: dict[str, int] = {}
+    for _ in procs:
+        for k, v in queue.get().items():
+            total[str(k)] = total.get(str(k), 0) + v
+    for p in procs:
+        p.join()
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--clients", type=int, default=8)
+    args = parser.parse_args()
+    report: dict[str, Any] = {"rows": args.rows, "clients": args.clients, "seconds": args.seconds}
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp)
+        built = build(data_dir, args.rows)
+        lookups = [f"/gateway/v1/resources/R-BENCH/records?id_number={k}" for k in built["keys"]]
+        pages = ["/gateway/v1/resources/R-BENCH/records?limit=100"]
+        for workers in (1, 4):
+            proc, url = serve(data_dir, workers)
+            try:
+                health = drive(url, ["/healthz"], built["token"], args.seconds, args.clients)
+                lookup = drive(url, lookups, built["token"], args.seconds, args.clients)
+                page = drive(url, pages, built["token"], args.seconds, args.clients)
+                case: dict[str, Any] = {"healthz": health, "key_lookup": lookup, "page_100": page}
+                case["key_lookup_vs_healthz"] = round(lookup["calls_per_s"] / health["calls_per_s"], 3)
+                case["page_100_vs_healthz"] = round(page["calls_per_s"] / health["calls_per_s"], 3)
+                if workers == 4:
+                    report["quota_1000_with_4_workers"] = quota_check(url, built["quota_token"])
+            finally:
+                proc.terminate()
+                proc.wait(10)
+            report[f"workers_{workers}"] = case
+    print(json.dumps(report, ensure_ascii=False, indent=1))  # noqa: T201
+
+
+if __name__ == "__main__":
+    main()
