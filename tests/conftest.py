@@ -48,8 +48,10 @@ def _settings(tmp: Path, url: str, suite: str = "standard") -> Settings:
 
 
 def empty_tables(platform: Platform) -> None:
+    from yiwang.kit import caches
     from yiwang.kit.search import clear_search_index
 
+    caches.clear_all()  # ids start again after TRUNCATE … RESTART IDENTITY
     with platform.db.engine.begin() as conn:
         clear_search_index(conn)
         _drop_data_tables(conn)

@@ -120,6 +120,7 @@ def _calls(
         call = gateway.Call(call_id=uuid.uuid4().hex, resource=code, query=query)
         try:
             body = gateway.serve(session, caller, call)
+            gateway.settle(session, call)
             status, reason, digest = 200, "", hasher(repr(body).encode())
         except PlatformError as refusal:
             status, reason, digest = refusal.status, refusal.code, hasher(refusal.message.encode())

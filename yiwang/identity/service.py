@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from yiwang.identity import repository as repo
@@ -355,9 +355,12 @@ def create_token(
     return token, raw
 
 
-def authenticate_token(session: Session, raw: str, *, request_id: str = "") -> Actor:
-    """The Actor behind a bearer token; raises InvalidToken (401) when unknown, expired or revoked."""
-    token = repo.token_by_hash(session, _digest(raw.strip()))
+def authenticate_token(session: Session, raw: str, *, request_id: str = "", touch: bool = True) -> Actor:
+    """The Actor behind a bearer token; raises InvalidToken (401) when unknown, expired or revoked.
+
+    ``touch=False`` leaves ``last_used_at`` alone (a read-only transaction; the gateway checks
+    the token again and records its use with :func:`confirm_token` in its write transaction)."""
+    token = repo.token_with_user(session, _digest(raw.strip()))
     if token is None:
         raise InvalidToken("令牌无效")
     if token.revoked_at is not None:
@@ -365,13 +368,41 @@ def authenticate_token(session: Session, raw: str, *, request_id: str = "") -> A
     now = utcnow()
     if token.expires_at is not None and token.expires_at <= now:
         raise InvalidToken("令牌已过期", details={"reason": "expired"})
-    user = repo.user_by_id(session, token.user_id)
-    if user is None or not user.is_active:
+    user = token.user
+    if not user.is_active:
         raise InvalidToken("令牌所属账号已停用")
     # Record use at most once a minute: a hot gateway should not rewrite this row on every call.
-    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+    if touch and (token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1)):
         token.last_used_at = now
     return actor_for_user(user, kind="token", token_name=token.name, request_id=request_id)
+
+
+def confirm_token(session: Session, raw: str) -> None:
+    """Check, in the caller's write transaction, that a token authenticated earlier (or cached)
+    is still good — not revoked, not expired, its account active — and record its use at most
+    once a minute. One query, and an UPDATE only when the use is due to be recorded."""
+    digest = _digest(raw.strip())
+    row = session.execute(
+        select(ApiToken.revoked_at, ApiToken.expires_at, ApiToken.last_used_at, User.is_active)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == digest)
+    ).first()
+    now = utcnow()
+    if row is None:
+        raise InvalidToken("令牌无效")
+    if row.revoked_at is not None:
+        raise InvalidToken("令牌已被吊销", details={"reason": "revoked"})
+    if row.expires_at is not None and row.expires_at <= now:
+        raise InvalidToken("令牌已过期", details={"reason": "expired"})
+    if not row.is_active:
+        raise InvalidToken("令牌所属账号已停用")
+    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
+        session.execute(
+            update(ApiToken)
+            .where(ApiToken.token_hash == digest)
+            .values(last_used_at=now)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def list_tokens(session: Session, actor: Actor) -> list[ApiToken]:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import threading
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -13,6 +18,8 @@ from fastapi.responses import StreamingResponse
 from yiwang.http import CurrentActor, DbSession, RowId, bearer_token, platform, request_id
 from yiwang.identity import service as identity
 from yiwang.identity.authz import Actor
+from yiwang.identity.errors import InvalidToken
+from yiwang.kit import caches
 from yiwang.kit.accesslog import record_call
 from yiwang.kit.audit import canonical_json
 from yiwang.kit.crypto import get_suite
@@ -173,7 +180,11 @@ def access_log(
     return {"calls": [_call_out(r) for r in rows], "next": next_cursor}
 
 
-@router.get("/access-log/export", responses=ERRORS)
+@router.get(
+    "/access-log/export",
+    response_class=StreamingResponse,
+    responses={**ERRORS, 200: {"description": "JSON lines", "content": {"application/x-ndjson": {}}}},
+)
 def export_access_log(
     request: Request, actor: CurrentActor, db: DbSession, since: Annotated[date | None, Query()] = None
 ) -> StreamingResponse:
@@ -287,25 +298,77 @@ def records(code: str, request: Request) -> Response:
     running = platform(request)
     call = gateway.Call(call_id=uuid.uuid4().hex, resource=code[:80], query=dict(request.query_params))
     suite = running.keyring.suite_name
+    token = bearer_token(request)
     try:
-        with running.session_scope() as db:
-            actor = _gateway_actor(db, request)
-            body = gateway.serve(db, actor, call)
-            payload = json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str).encode()
-            record_call(
-                db, **call.log_fields(status=200, reason="", body_hash=_hash(suite, payload), suite=suite)
-            )
+        if not token:
+            raise AuthenticationRequired("数据网关需要系统访问令牌（Authorization: Bearer …）")
+        # Read and prepare without the write lock; then confirm, count and log in a short write
+        # transaction (the token and the grant are checked again there, so a revocation that
+        # lands in between still stops this call).
+        payload = _serve_and_log(running, call, token, request_id(request), suite)
+    except gateway.StaleGrant:
+        # The cached grant was revoked or expired meanwhile: answer from a fresh look-up.
+        gateway.forget_grants()
+        call = gateway.Call(call_id=call.call_id, resource=call.resource, query=call.query)
+        try:
+            payload = _serve_and_log(running, call, token or "", request_id(request), suite)
+        except PlatformError as refusal:
+            _log_refusal(request, call, refusal, suite)
+            raise
     except PlatformError as refusal:
+        if isinstance(refusal, InvalidToken):
+            _ACTORS.pop(token or "", None)
         _log_refusal(request, call, refusal, suite)
         raise
     return Response(payload, media_type="application/json", headers={"X-Call-ID": call.call_id})
 
 
-def _gateway_actor(db: Any, request: Request) -> Actor:
-    token = bearer_token(request)
-    if not token:
-        raise AuthenticationRequired("数据网关需要系统访问令牌（Authorization: Bearer …）")
-    return identity.authenticate_token(db, token, request_id=request_id(request))
+def _serve_and_log(running: Any, call: gateway.Call, token: str, rid: str, suite: str) -> bytes:
+    with running.session_scope(read_only=True) as db:
+        actor = _gateway_actor(db, token, rid)
+        body = gateway.serve(db, actor, call)
+    payload = json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+    with _writing(running), running.session_scope() as db:
+        identity.confirm_token(db, token)
+        gateway.settle(db, call)
+        record_call(
+            db, **call.log_fields(status=200, reason="", body_hash=_hash(suite, payload), suite=suite)
+        )
+    return payload
+
+
+# Actors of recently seen tokens (a few seconds): authenticating costs two queries, and the write
+# transaction confirms the token anyway. Keyed by the raw token, which never leaves this process.
+_ACTORS: dict[str, tuple[float, Actor]] = {}
+ACTOR_TTL_SECONDS = 5.0
+_ACTORS_MAX = 10_000
+caches.register(_ACTORS.clear)
+
+
+def _gateway_actor(db: Any, token: str, rid: str) -> Actor:
+    now = time.monotonic()
+    cached = _ACTORS.get(token)
+    if cached is not None and cached[0] > now:
+        return dataclasses.replace(cached[1], request_id=rid)
+    actor = identity.authenticate_token(db, token, request_id=rid, touch=False)
+    if len(_ACTORS) >= _ACTORS_MAX:
+        _ACTORS.clear()
+    _ACTORS[token] = (now + ACTOR_TTL_SECONDS, actor)
+    return actor
+
+
+_SQLITE_WRITER = threading.Lock()
+
+
+@contextmanager
+def _writing(running: Any) -> Iterator[None]:
+    """On SQLite, let this process's threads take turns for the write lock here, where handing
+    over is immediate, rather than in SQLite's busy handler, which sleeps in coarse steps."""
+    if running.db.engine.dialect.name != "sqlite":
+        yield
+        return
+    with _SQLITE_WRITER:
+        yield
 
 
 def _hash(suite: str, data: bytes) -> str:

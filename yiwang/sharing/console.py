@@ -70,11 +70,10 @@ def overview(session: Session, actor: Actor, *, today: date | None = None, days:
     if codes is not None:
         visible = visible.where(AccessEntry.provider.in_(codes) | AccessEntry.consumer.in_(codes))
     sub = visible.subquery()
-    per_day = session.execute(
-        select(func.substr(sub.c.at, 1, 10), func.count())
-        .group_by(func.substr(sub.c.at, 1, 10))
-        .order_by(func.substr(sub.c.at, 1, 10))
-    ).all()
+    # One expression object, used three times: PostgreSQL must see the same expression in the
+    # select list and the GROUP BY (three separately built ones bind separate parameters).
+    day = func.substr(sub.c.at, 1, 10).label("day")
+    per_day = session.execute(select(day, func.count()).group_by(day).order_by(day)).all()
     denied = session.execute(select(func.count()).select_from(sub).where(sub.c.status >= 400)).scalar_one()
     top_consumers = session.execute(
         select(sub.c.consumer, func.count())

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from yiwang.catalog import service as catalog
 from yiwang.identity.authz import AccessDenied, Actor, authorize
-from yiwang.kit import datastore, workdays
+from yiwang.kit import caches, datastore, workdays
 from yiwang.kit.audit import canonical_json
 from yiwang.kit.crypto import get_suite
 from yiwang.kit.db import insert_ignoring_conflict
@@ -56,6 +56,10 @@ class Call:
     records: int = 0
     masked: list[str] = field(default_factory=list)
     clear: list[str] = field(default_factory=list)
+    daily_quota: int | None = None
+    rate_limit: int | None = None
+    grant_from_cache: bool = False
+    consumer_id: int | None = None
 
     def __post_init__(self) -> None:
         # Until the resource's fields are known, any filter value may be personal: log none of them.
@@ -84,9 +88,13 @@ class Call:
 
 
 def serve(session: Session, actor: Actor, call: Call, *, today: date | None = None) -> dict[str, Any]:
-    """Answer one gateway call (the response body as a dict); raises a PlatformError to refuse."""
+    """Prepare the answer to one gateway call (the response body as a dict), reading only;
+    raises a PlatformError to refuse. :func:`settle` must then count and confirm it in a
+    write transaction: on SQLite the write lock is then held for a few statements, not for
+    the whole call, which is what keeps several workers from queueing behind each other."""
     today = today or workdays.beijing_today()
     call.caller, call.system, call.consumer = actor.username, actor.token_name or "", actor.org_code
+    call.consumer_id = actor.org_id
     if actor.kind != "token" or not actor.token_name:
         raise GatewayDenied("token_required", "数据网关只接受系统访问令牌（Authorization: Bearer …）")
     try:
@@ -99,20 +107,20 @@ def serve(session: Session, actor: Actor, call: Call, *, today: date | None = No
         raise NotFound(f"资源 {call.resource} 不存在", code="resource_not_found") from None
     call.provider = view.provider_code
     call.logged_query = _masked_query(view, call.query)
-    grant = _pick_grant(session, actor, view, call.query.get("grant"), today)
+    grant, call.grant_from_cache = _live_grant(session, actor, view, call.query.get("grant"), today)
     call.grant_id, call.purpose = grant.id, grant.purpose
-    granted = json.loads(grant.fields)
+    call.daily_quota, call.rate_limit = grant.daily_quota, grant.rate_limit
+    granted = list(grant.fields)
     columns = _asked_fields(view, call.query.get("fields"), granted)
     filters = _filters(view, call.query, granted)
-    scoped = _apply_scope(filters, json.loads(grant.row_scope or "{}"))
+    scoped = _apply_scope(filters, dict(grant.row_scope))
     limit = _limit(call.query.get("limit"))
     after = _cursor(call.query.get("cursor"))
     if view.table is None:
         raise NotFound(f"资源 {view.code} 尚未装载数据", code="no_data")
-    _consume(session, grant, today)
     rows = [] if scoped is None else _read(session, view, scoped, columns, limit + 1, after)
     page, more = rows[:limit], len(rows) > limit
-    clear = json.loads(grant.clear_fields or "[]")
+    clear = list(grant.clear_fields)
     mask = record_masker({f.name: f.pi_kind for f in view.fields if f.name in columns}, clear)
     records = [mask({k: v for k, v in row.items() if k != datastore.ROW_COLUMN})[0] for row in page]
     masked = [
@@ -127,6 +135,61 @@ def serve(session: Session, actor: Actor, call: Call, *, today: date | None = No
         "masked": masked,
         "call": call.call_id,
     }
+
+
+# The live grant a system last used, per resource (a few seconds): grants never change their
+# fields, scope or quota, and :func:`settle` re-reads the status in the write transaction, so a
+# revocation or expiry still stops the very next call. Refusals are never cached.
+@dataclass(frozen=True)
+class Terms:
+    """What a grant allows, copied out of its row (safe to keep across transactions)."""
+
+    id: int
+    purpose: str
+    fields: tuple[str, ...]
+    clear_fields: tuple[str, ...]
+    row_scope: tuple[tuple[str, str], ...]
+    daily_quota: int | None
+    rate_limit: int | None
+
+    @classmethod
+    def of(cls, grant: Grant) -> Terms:
+        return cls(
+            id=grant.id,
+            purpose=grant.purpose,
+            fields=tuple(json.loads(grant.fields)),
+            clear_fields=tuple(json.loads(grant.clear_fields or "[]")),
+            row_scope=tuple(sorted(json.loads(grant.row_scope or "{}").items())),
+            daily_quota=grant.daily_quota,
+            rate_limit=grant.rate_limit,
+        )
+
+
+_GRANTS: dict[tuple[int, int | None, str | None, str | None], tuple[float, Terms]] = {}
+GRANT_TTL_SECONDS = 5.0
+_GRANTS_MAX = 10_000
+caches.register(_GRANTS.clear)
+
+
+def _live_grant(
+    session: Session, actor: Actor, view: catalog.DataView, wanted: str | None, today: date
+) -> tuple[Terms, bool]:
+    """The terms of the grant to serve under, and whether they came from the cache."""
+    key = (view.id, actor.org_id, actor.token_name, wanted)
+    now = time.monotonic()
+    cached = _GRANTS.get(key)
+    if cached is not None and cached[0] > now:
+        return cached[1], True
+    grant = Terms.of(_pick_grant(session, actor, view, wanted, today))
+    if len(_GRANTS) >= _GRANTS_MAX:
+        _GRANTS.clear()
+    _GRANTS[key] = (now + GRANT_TTL_SECONDS, grant)
+    return grant, False
+
+
+def forget_grants() -> None:
+    """Drop the cached grants (a cached grant found dead in :func:`settle`: pick afresh)."""
+    _GRANTS.clear()
 
 
 def _pick_grant(
@@ -222,7 +285,7 @@ def _apply_scope(filters: dict[str, str], scope: Mapping[str, str]) -> dict[str,
 
 def _narrower(asked: str, bound: str) -> str | None:
     asked_prefix, bound_prefix = asked.endswith("*"), bound.endswith("*")
-    a, b = asked.rstrip("*") if asked_prefix else asked, bound[:-1] if bound_prefix else bound
+    a, b = asked[:-1] if asked_prefix else asked, bound[:-1] if bound_prefix else bound
     if not bound_prefix:
         if asked_prefix:
             return bound if bound.startswith(a) else None
@@ -259,8 +322,16 @@ def _read(
     after: int | None,
 ) -> list[dict[str, Any]]:
     assert view.table is not None
+    # The catalog records the table when data is loaded: no need to look it up on every call.
     return datastore.read_page(
-        session, view.table, view.fields, filters=filters, columns=columns, limit=limit, after_row=after
+        session,
+        view.table,
+        view.fields,
+        filters=filters,
+        columns=columns,
+        limit=limit,
+        after_row=after,
+        known=True,
     )
 
 
@@ -273,45 +344,75 @@ def _seconds_to_midnight() -> int:
     return max(1, int((midnight - now).total_seconds()))
 
 
-def _consume(session: Session, grant: Grant, today: date) -> None:
+class StaleGrant(Exception):
+    """A cached grant turned out revoked or expired in :func:`settle`: serve again, afresh."""
+
+
+def settle(session: Session, call: Call, *, today: date | None = None) -> None:
+    """In the write transaction: confirm the grant is still live (a revocation committed since
+    :func:`serve` read it stops this call too) and count the call against its quota and rate."""
+    today = today or workdays.beijing_today()
+    row = session.execute(
+        select(Grant.status, Grant.valid_until, Grant.revoke_reason, Grant.consumer_id, Grant.system).where(
+            Grant.id == call.grant_id
+        )
+    ).first()
+    if call.grant_from_cache and (
+        row is None
+        or (row.consumer_id, row.system) != (call.consumer_id, call.system)
+        or row.status == "revoked"
+        or row.valid_until < today
+    ):
+        raise StaleGrant()
+    if row is None or row.status == "revoked":
+        reason = row.revoke_reason if row is not None else ""
+        raise GatewayDenied("grant_revoked", f"授权 #{call.grant_id} 已被撤销：{reason}", grant=call.grant_id)
+    if row.valid_until < today:
+        raise GatewayDenied("grant_expired", f"授权 #{call.grant_id} 已到期，请申请续期", grant=call.grant_id)
+    _consume(session, call, today)
+
+
+def _consume(session: Session, call: Call, today: date) -> None:
     """Count the call against the grant's daily quota and rate; 429 when either is used up."""
-    if grant.daily_quota is not None:
+    if call.daily_quota is not None:
         session.execute(
             insert_ignoring_conflict(
-                session, GrantUsage.__table__, {"grant_id": grant.id, "day": today, "calls": 0}
+                session, GrantUsage.__table__, {"grant_id": call.grant_id, "day": today, "calls": 0}
             )
         )
         counted = session.execute(
             update(GrantUsage)
             .where(
-                GrantUsage.grant_id == grant.id, GrantUsage.day == today, GrantUsage.calls < grant.daily_quota
+                GrantUsage.grant_id == call.grant_id,
+                GrantUsage.day == today,
+                GrantUsage.calls < call.daily_quota,
             )
             .values(calls=GrantUsage.calls + 1)
             .execution_options(synchronize_session=False)
         )
         if counted.rowcount == 0:  # type: ignore[attr-defined]
             raise QuotaExceeded(
-                f"授权 #{grant.id} 今日调用次数已达上限 {grant.daily_quota} 次",
+                f"授权 #{call.grant_id} 今日调用次数已达上限 {call.daily_quota} 次",
                 retry_after=_seconds_to_midnight(),
             )
-    if grant.rate_limit is not None:
+    if call.rate_limit is not None:
         second = int(time.time())
         session.execute(
             insert_ignoring_conflict(
-                session, GrantRate.__table__, {"grant_id": grant.id, "window": second, "calls": 0}
+                session, GrantRate.__table__, {"grant_id": call.grant_id, "window": second, "calls": 0}
             )
         )
         counted = session.execute(
             update(GrantRate)
             .where(
-                GrantRate.grant_id == grant.id,
-                (GrantRate.window != second) | (GrantRate.calls < grant.rate_limit),
+                GrantRate.grant_id == call.grant_id,
+                (GrantRate.window != second) | (GrantRate.calls < call.rate_limit),
             )
             .values(calls=case((GrantRate.window == second, GrantRate.calls + 1), else_=1), window=second)
             .execution_options(synchronize_session=False)
         )
         if counted.rowcount == 0:  # type: ignore[attr-defined]
-            raise QuotaExceeded(f"授权 #{grant.id} 调用频率超过每秒 {grant.rate_limit} 次", retry_after=1)
+            raise QuotaExceeded(f"授权 #{call.grant_id} 调用频率超过每秒 {call.rate_limit} 次", retry_after=1)
 
 
 def usage_today(session: Session, grant_ids: list[int], today: date | None = None) -> dict[int, int]:

@@ -14,6 +14,7 @@ from yiwang.catalog import service as catalog
 from yiwang.config import get_settings
 from yiwang.identity import service as identity
 from yiwang.identity.authz import Actor, authorize
+from yiwang.identity.models import Org
 from yiwang.kit import audit, workdays
 from yiwang.kit.db import utcnow
 from yiwang.kit.errors import InvalidInput, NotFound
@@ -155,6 +156,19 @@ def objection_shape(o: Objection, codes: dict[int, str], today: date | None = No
     }
 
 
+def get_objection(session: Session, actor: Actor, objection_id: int) -> Objection:
+    """One objection, to either side (or oversight); unknown to everyone else."""
+    objection = session.get(Objection, objection_id)
+    if objection is None:
+        raise ObjectionNotFound(f"数据异议 #{objection_id} 不存在")
+    reach_ids = identity.orgs_in_reach(actor, "sharing.view")
+    if reach_ids is not None:
+        sides = [objection.provider_id, objection.consumer_id]
+        if session.execute(reach_ids.where(Org.id.in_(sides))).first() is None:
+            raise ObjectionNotFound(f"数据异议 #{objection_id} 不存在")
+    return objection
+
+
 def list_objections(
     session: Session,
     actor: Actor,
@@ -235,6 +249,15 @@ def answer_demand(session: Session, actor: Actor, demand_id: int, data: DemandAn
     demand = session.get(Demand, demand_id)
     if demand is None:
         raise DemandNotFound(f"数据需求 #{demand_id} 不存在")
+    # May this actor answer at all (for the addressed department, or any, the operator)?
+    target = _org(session, demand.provider_id) if demand.provider_id else None
+    authorize(
+        actor,
+        "sharing.answer_demand",
+        org_path=target.path if target is not None else None,
+        target_type="demand",
+        target_id=demand.id,
+    )
     if demand.status != "open":
         raise WrongState(f"数据需求 #{demand.id} 已答复")
     if data.resource:
@@ -257,17 +280,6 @@ def answer_demand(session: Session, actor: Actor, demand_id: int, data: DemandAn
     else:
         if not data.reason:
             raise InvalidInput("reason：不能满足需求时须说明理由", details={"field": "reason"})
-        target = _org(session, demand.provider_id) if demand.provider_id else None
-        if target is not None:
-            authorize(
-                actor,
-                "sharing.answer_demand",
-                org_path=target.path,
-                target_type="demand",
-                target_id=demand.id,
-            )
-        else:
-            authorize(actor, "sharing.answer_demand", org_path="/", target_type="demand", target_id=demand.id)
         demand.status = "declined"
     demand.answer, demand.answered_by, demand.answered_at = data.reason, actor.username, utcnow()
     audit.record(

@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import event, or_, select
+from sqlalchemy import event, literal, or_, select
 from sqlalchemy.orm import Session
 
 from yiwang.identity.authz import Actor
+from yiwang.identity.models import Org
 from yiwang.sharing.models import Notification
 
 QUEUE_KEY = "yiwang_notices"
@@ -70,13 +71,21 @@ def _drop_after_rollback(session: Session) -> None:
 
 
 def for_actor(session: Session, actor: Actor, *, limit: int = 50) -> list[Notification]:
-    """The newest notices addressed to the actor's department and roles, or to its roles platform-wide."""
+    """The newest notices for the actor's roles: sent to its department (a CDO: to any
+    department under its region), or platform-wide to its role."""
     if actor.org_id is None or not actor.roles:
         return []
-    role_match = or_(*(Notification.roles.contains(role) for role in sorted(actor.roles)))
+    # Exact role match on the comma-joined list: "cdo" must not match a role merely containing it.
+    padded = literal(",").op("||")(Notification.roles).op("||")(literal(","))
+    role_match = or_(*(padded.contains(f",{role},") for role in sorted(actor.roles)))
+    if actor.has_role("cdo"):
+        below = select(Org.id).where(Org.path.startswith(actor.org_path, autoescape=True))
+        where_to = or_(Notification.org_id.in_(below), Notification.org_id.is_(None))
+    else:
+        where_to = or_(Notification.org_id == actor.org_id, Notification.org_id.is_(None))
     query = (
         select(Notification)
-        .where(or_(Notification.org_id == actor.org_id, Notification.org_id.is_(None)), role_match)
+        .where(where_to, role_match)
         .order_by(Notification.id.desc())
         .limit(max(1, min(limit, 200)))
     )

@@ -42,7 +42,7 @@ SECTIONS: dict[str, Section] = {
     s.key: s
     for s in [
         Section("catalog", "nav.sharing", link="/catalog"),
-        Section("sharing", "nav.sharing"),
+        Section("sharing", "nav.sharing", link="/sharing"),
         Section("gateway", "nav.sharing"),
         Section("registry", "nav.market"),
         Section("exchange", "nav.market"),

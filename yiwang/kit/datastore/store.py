@@ -6,10 +6,11 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Connection, func, inspect, select, text, tuple_
+from sqlalchemy import Connection, Table, func, inspect, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from yiwang.kit.crypto import get_suite
@@ -375,11 +376,19 @@ def _where(table: Any, fields: Sequence[FieldSpec], filters: Mapping[str, Any] |
     return conditions
 
 
-def _existing_table(db: Executor, table_name: str, fields: Sequence[FieldSpec]) -> Any:
+def _existing_table(
+    db: Executor, table_name: str, fields: Sequence[FieldSpec], *, known: bool = False
+) -> Any:
     physical = table_name_of(table_name)
-    conn = _connection(db)
-    if not inspect(conn).has_table(physical):
+    if not known and not inspect(_connection(db)).has_table(physical):
         raise NotFound(f"数据表 {physical} 不存在", details={"table": physical})
+    return _table_of(physical, tuple(fields))
+
+
+@lru_cache(maxsize=1024)
+def _table_of(physical: str, fields: tuple[FieldSpec, ...]) -> Table:
+    # One Table object per table and field list: SQLAlchemy's statement cache keys on it, so a
+    # hot reader (the gateway) compiles its queries once instead of on every call.
     return build_table(physical, fields)
 
 
@@ -392,14 +401,16 @@ def read_page(
     columns: Sequence[str] | None = None,
     limit: int = 100,
     after_row: int | None = None,
+    known: bool = False,
 ) -> list[dict[str, Any]]:
     """One page of rows in load order, each with its ``_row`` (pass the last one as ``after_row``).
 
     ``filters`` maps a field name to a value (compared after the field's own conversion, so
     ``"2024/1/5"`` matches a date) or, for text fields, ``"prefix*"`` for a prefix match.
     ``columns`` picks fields (default: all). Values come back as stored; masking is the caller's.
+    ``known``: the caller knows the table exists (recorded when it was loaded); skip the lookup.
     """
-    table = _existing_table(db, table_name, fields)
+    table = _existing_table(db, table_name, fields, known=known)
     names = list(columns) if columns is not None else [f.name for f in fields]
     unknown = [n for n in names if n not in table.c or n == ROW_COLUMN]
     if unknown:
