@@ -36,6 +36,17 @@ BACKENDS = [
 ]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _light_password_hashing() -> Iterator[None]:
+    """Argon2 with light parameters for the suite, which creates thousands of accounts (seven per
+    Province): the same algorithm and code paths, a fraction of the memory and time."""
+    from argon2 import PasswordHasher
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(identity, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+        yield
+
+
 def _settings(tmp: Path, url: str, suite: str = "standard") -> Settings:
     return Settings(
         data_dir=tmp,
