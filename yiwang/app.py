@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -12,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from yiwang import __version__
 from yiwang.catalog import api as catalog_api
@@ -62,7 +62,7 @@ def create_app(platform: Platform | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.platform = platform
-    app.middleware("http")(_request_id)
+    app.add_middleware(RequestIdMiddleware)
     _install_error_handlers(app)
     _install_health(app)
     app.include_router(identity_api.router)
@@ -76,14 +76,32 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     return app
 
 
-async def _request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    incoming = request.headers.get("x-request-id", "")
-    # Accept a caller's id only when it is short and plain: it goes into the audit log.
-    rid = incoming if 0 < len(incoming) <= 64 and incoming.replace("-", "").isalnum() else uuid.uuid4().hex
-    request.state.request_id = rid
-    response = await call_next(request)
-    response.headers["X-Request-ID"] = rid
-    return response
+class RequestIdMiddleware:
+    """Give every request an id (the caller's, when short and plain) for the audit log, and echo
+    it in ``X-Request-ID``. Plain ASGI rather than ``@app.middleware``: that wrapper costs a
+    task and a stream per request, which the gateway's hot path notices."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
+        # Accept a caller's id only when it is short and plain: it goes into the audit log.
+        rid = (
+            incoming if 0 < len(incoming) <= 64 and incoming.replace("-", "").isalnum() else uuid.uuid4().hex
+        )
+        scope.setdefault("state", {})["request_id"] = rid
+        encoded = rid.encode()
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", encoded)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
 
 
 def _error_response(
