@@ -22,6 +22,7 @@ from yiwang.identity.authz import AccessDenied, Actor
 from yiwang.identity.errors import InvalidToken
 from yiwang.kit.errors import PlatformError, RateLimited
 from yiwang.kit.explain import explain
+from yiwang.registry import api as registry_api
 from yiwang.runtime import Platform
 from yiwang.sharing import api as sharing_api
 from yiwang.web import mount as mount_pages
@@ -70,6 +71,7 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     app.include_router(catalog_data_api.router)
     app.include_router(sharing_api.router)
     app.include_router(sharing_api.gateway_router)
+    app.include_router(registry_api.router)
     app.include_router(ckan.router)
     app.include_router(dcat.router)
     mount_pages(app)

@@ -22,10 +22,12 @@ from yiwang.identity import auditing
 from yiwang.identity import service as identity
 from yiwang.identity.authz import ASSIGNABLE_ROLES
 from yiwang.kit import audit
+from yiwang.registry import cli as registry_cli
 from yiwang.runtime import upgrade_database
 from yiwang.sharing import calls as sharing_calls
 from yiwang.sharing import cli as sharing_cli
 
+ORG_KINDS = {"region": "区域", "department": "部门", "enterprise": "企业"}
 app = typer.Typer(help="一网 Yiwang：省级数字政府数据底座", no_args_is_help=True, add_completion=False)
 org_app = typer.Typer(help="组织机构（区域与部门）", no_args_is_help=True)
 user_app = typer.Typer(help="用户账号", no_args_is_help=True)
@@ -40,6 +42,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(catalog_cli.catalog_app, name="catalog")
 app.add_typer(catalog_cli.data_app, name="data")
 app.add_typer(sharing_cli.sharing_app, name="sharing")
+app.add_typer(registry_cli.certificate_app, name="certificate")
+app.add_typer(registry_cli.registry_app, name="registry")
 
 # ------------------------------------------------------------------ set-up and serving
 
@@ -61,7 +65,12 @@ def init(
             from yiwang.demo.generator import build_demo, print_logins
 
             logins = build_demo(
-                session, actor, password=demo_password, seed=seed, suite=platform.keyring.suite_name
+                session,
+                actor,
+                password=demo_password,
+                seed=seed,
+                suite=platform.keyring.suite_name,
+                keyring=platform.keyring,
             )
     if demo:
         print_logins(out, logins, demo_password)
@@ -135,7 +144,10 @@ def org_list(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")
     table = Table("代码", "名称", "类型", "上级")
     for row in rows:
         table.add_row(
-            row["code"], row["name"], "区域" if row["kind"] == "region" else "部门", row["parent"] or ""
+            row["code"],
+            row["name"],
+            ORG_KINDS.get(str(row["kind"]), str(row["kind"])),
+            row["parent"] or "",
         )
     out.print(table)
 
@@ -145,7 +157,9 @@ def org_create(
     code: Annotated[str, typer.Argument(help="区域用行政区划代码；部门用 <区划代码>-<简称>")],
     name: Annotated[str, typer.Option("--name", help="名称")],
     parent: Annotated[str | None, typer.Option("--parent", help="上级单位代码")] = None,
-    kind: Annotated[str, typer.Option("--kind", help="region 或 department")] = "department",
+    kind: Annotated[
+        str, typer.Option("--kind", help="region、department 或 enterprise（代码为统一社会信用代码）")
+    ] = "department",
 ) -> None:
     """Create a region or a department."""
     with console_transaction() as (_p, session, actor):

@@ -7,6 +7,16 @@ from yiwang.catalog import models as catalog_models
 from yiwang.identity import models as identity_models
 from yiwang.kit import accesslog as accesslog_models
 from yiwang.kit import audit as audit_models
+from yiwang.kit import merkle as merkle_models
+from yiwang.registry import models as registry_models
 from yiwang.sharing import models as sharing_models
 
-__all__ = ["accesslog_models", "audit_models", "catalog_models", "identity_models", "sharing_models"]
+__all__ = [
+    "accesslog_models",
+    "audit_models",
+    "catalog_models",
+    "identity_models",
+    "merkle_models",
+    "registry_models",
+    "sharing_models",
+]

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from yiwang.catalog import data as catalog_data
 from yiwang.catalog import service as catalog_service
 from yiwang.demo import catalog as demo_catalog
+from yiwang.demo import registry as demo_registry
 from yiwang.demo import sharing as demo_sharing
 from yiwang.demo.departments import PROVINCIAL_DEPARTMENTS, city_departments
 from yiwang.identity import repository
@@ -25,6 +26,7 @@ from yiwang.identity import service as identity
 from yiwang.identity.authz import ROLES, Actor
 from yiwang.identity.errors import OrgExists
 from yiwang.kit import regions
+from yiwang.kit.crypto import Keyring
 
 PROVINCE = "440000"
 DATA_BUREAU = "440000-zsj"
@@ -48,7 +50,13 @@ def demo_exists(session: Session) -> bool:
 
 
 def build_demo(
-    session: Session, actor: Actor, *, password: str, seed: int = 2026, suite: str = "standard"
+    session: Session,
+    actor: Actor,
+    *,
+    password: str,
+    seed: int = 2026,
+    suite: str = "standard",
+    keyring: Keyring | None = None,
 ) -> list[Login]:
     """Create the demo province through the service verbs (so it is audited like any change)."""
     if demo_exists(session):
@@ -63,6 +71,12 @@ def build_demo(
     demo_sharing.build_sharing(
         session, actor, loaded[:15], [code for code, _name in departments], seed, suite
     )
+    if keyring is not None:  # certificates are signed with the platform key
+
+        def add_login(username: str, name: str, org: str, role: str) -> None:
+            logins.append(Login(username, name, org, role))
+
+        demo_registry.build_registry(session, actor, keyring, password, add_login)
     return logins
 
 

@@ -24,7 +24,7 @@ from typing import Literal
 
 from yiwang.kit.errors import PermissionDenied
 
-Role = Literal["admin", "operator", "cdo", "staff", "auditor", "citizen", "enterprise"]
+Role = Literal["admin", "operator", "cdo", "staff", "auditor", "citizen", "enterprise", "assessor", "bank"]
 Scope = Literal["all", "subtree", "own_org", "self"]
 
 ROLES: dict[str, str] = {
@@ -34,9 +34,11 @@ ROLES: dict[str, str] = {
     "staff": "部门工作人员",
     "auditor": "审计员",
     "citizen": "公众（预留）",
-    "enterprise": "企业（预留）",
+    "enterprise": "企业（数据持有方、数商）",
+    "assessor": "第三方服务机构（合规、质量、评估）",
+    "bank": "银行（质押）",
 }
-ASSIGNABLE_ROLES = ("admin", "operator", "cdo", "staff", "auditor")
+ASSIGNABLE_ROLES = ("admin", "operator", "cdo", "staff", "auditor", "enterprise", "assessor", "bank")
 
 # The backbone's rows. Keep the comment on each action: it is the spec the table test reads.
 PERMISSIONS: dict[str, dict[str, Scope]] = {

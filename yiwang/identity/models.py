@@ -22,7 +22,7 @@ class Org(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(20))  # region | department
+    kind: Mapped[str] = mapped_column(String(20))  # region | department | enterprise
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("org.id"), index=True)
     path: Mapped[str] = mapped_column(String(1000), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -31,7 +31,7 @@ from yiwang.kit import audit
 from yiwang.kit import regions as gb2260
 from yiwang.kit.db import utcnow
 from yiwang.kit.errors import InvalidInput
-from yiwang.kit.validators import validate_region_code
+from yiwang.kit.validators import validate_region_code, validate_uscc
 
 TOKEN_PREFIX = "yw_"
 MIN_PASSWORD_LENGTH = 8
@@ -42,7 +42,9 @@ _hasher = PasswordHasher()
 
 
 def create_org(session: Session, actor: Actor, *, code: str, name: str, parent: str | None, kind: str) -> Org:
-    """Add a region (GB/T 2260 code) or a department under a region or another department."""
+    """Add a region (GB/T 2260 code), a department under a region or another department, or an
+    enterprise (a company, bank or service firm: its GB 32100 unified social credit code,
+    optionally under the region where it is registered)."""
     authorize(actor, "org.create", target_type="org", target_id=code)
     name = name.strip()
     if not name:
@@ -53,8 +55,12 @@ def create_org(session: Session, actor: Actor, *, code: str, name: str, parent: 
         validate_region_code(code, known=gb2260.GUANGDONG if shipped else None)
         if parent is None:
             parent = gb2260.parent_code(code)
+    elif kind == "enterprise":
+        validate_uscc(code)
     elif kind != "department":
-        raise InvalidInput(f"单位类型 {kind} 无效，应为 region 或 department", details={"field": "kind"})
+        raise InvalidInput(
+            f"单位类型 {kind} 无效，应为 region、department 或 enterprise", details={"field": "kind"}
+        )
     if repo.org_by_code(session, code) is not None:
         raise OrgExists(f"单位代码 {code} 已存在", details={"field": "code"})
     parent_org = None
@@ -62,8 +68,8 @@ def create_org(session: Session, actor: Actor, *, code: str, name: str, parent: 
         parent_org = repo.org_by_code(session, parent)
         if parent_org is None:
             raise OrgNotFound(f"上级单位 {parent} 不存在", details={"field": "parent"})
-        if kind == "region" and parent_org.kind != "region":
-            raise InvalidInput("区域的上级必须是区域", details={"field": "parent"})
+        if kind in ("region", "enterprise") and parent_org.kind != "region":
+            raise InvalidInput("区域和企业的上级必须是区域", details={"field": "parent"})
     elif kind == "department":
         raise InvalidInput("部门必须有上级单位（所属区域或上级部门）", details={"field": "parent"})
     org = Org(

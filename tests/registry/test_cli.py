@@ -1,0 +1,130 @@
+"""CONTRACT: `yiwang certificate list [--status] [--json]`, `export NUMBER`, `verify FILE [--checkpoint]`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from tests.registry.test_registry import ASSESSOR, HOLDER, application
+from tests.test_cli import run
+from yiwang.config import get_settings, reset_settings
+from yiwang.identity import repository
+from yiwang.identity import service as identity
+from yiwang.identity.authz import Actor
+from yiwang.registry import service
+from yiwang.registry.schemas import DecisionIn, ReportIn
+from yiwang.runtime import Platform
+
+
+@pytest.fixture(params=["standard", "sm"])
+def province_dir(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    monkeypatch.setenv("YIWANG_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("YIWANG_CRYPTO_SUITE", request.param)
+    monkeypatch.delenv("YIWANG_DATABASE_URL", raising=False)
+    reset_settings()
+    assert run("init")[0] == 0
+    for args in (
+        ("org", "create", "440000", "--name", "广东省", "--kind", "region"),
+        ("org", "create", "440100", "--name", "广州市", "--kind", "region"),
+        (
+            "org",
+            "create",
+            HOLDER,
+            "--name",
+            "广州电力数据科技有限公司",
+            "--kind",
+            "enterprise",
+            "--parent",
+            "440100",
+        ),
+        ("org", "create", ASSESSOR, "--name", "广州数据合规评估有限公司", "--kind", "enterprise"),
+        ("org", "create", "440000-zsj", "--name", "广东省政务服务和数据管理局", "--parent", "440000"),
+        ("user", "create", "holder", "--org", HOLDER, "--role", "enterprise", "--password", "Secret123x"),
+        ("user", "create", "assessor", "--org", ASSESSOR, "--role", "assessor", "--password", "Secret123x"),
+        (
+            "user",
+            "create",
+            "registrar",
+            "--org",
+            "440000-zsj",
+            "--role",
+            "operator",
+            "--password",
+            "Secret123x",
+        ),
+    ):
+        code, out = run(*args)
+        assert code == 0, out
+    yield tmp_path
+    reset_settings()
+
+
+def issue_one() -> str:
+    platform = Platform.from_settings(get_settings())
+    try:
+        with platform.session_scope() as db:
+
+            def actor(name: str) -> Actor:
+                user = repository.user_by_username(db, name)
+                assert user is not None
+                return identity.actor_for_user(user)
+
+            app = service.submit_application(db, actor("holder"), application(), today=date(2026, 3, 2))
+            service.accept_application(db, actor("registrar"), app.id, DecisionIn(approve=True))
+            service.attach_report(db, actor("assessor"), app.id, ReportIn(opinion="pass", report="合规"))
+            service.decide_compliance(
+                db, actor("registrar"), app.id, DecisionIn(approve=True), today=date(2026, 3, 2)
+            )
+            return service.issue_due(db, actor("registrar"), platform.keyring, today=date(2026, 4, 1))[
+                0
+            ].number
+    finally:
+        platform.close()
+
+
+def test_list_export_verify_and_a_tampered_bundle(province_dir: Path) -> None:
+    number = issue_one()
+    code, out = run("certificate", "list", "--json")
+    assert code == 0
+    assert json.loads(out) == [
+        {"number": number, "status": "active", "holder": HOLDER, "name": "工商业用户用电数据集"}
+    ]
+    assert json.loads(run("certificate", "list", "--status", "pledged", "--json")[1]) == []
+
+    code, out = run("certificate", "export", number)
+    assert code == 0
+    bundle_file = province_dir / "cert.json"
+    bundle_file.write_text(out, encoding="utf-8")
+    code, later = run("certificate", "checkpoint", "--since", str(json.loads(out)["checkpoint"]["size"]))
+    assert code == 0
+    later_file = province_dir / "later.json"
+    later_file.write_text(later, encoding="utf-8")
+
+    code, out = run("certificate", "verify", str(bundle_file), "--checkpoint", str(later_file))
+    assert code == 0, out
+    assert "有效" in out
+    assert "active" in out
+
+    data = json.loads(bundle_file.read_text(encoding="utf-8"))
+    data["certificate"]["records"] += 1
+    bundle_file.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    code, out = run("certificate", "verify", str(bundle_file))
+    assert code == 1
+    assert "凭证签名" in out
+
+
+def test_verify_needs_no_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("YIWANG_DATA_DIR", str(tmp_path / "nowhere"))
+    monkeypatch.setenv("YIWANG_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    reset_settings()
+    (tmp_path / "bad.json").write_text("{not json", encoding="utf-8")
+    code, out = run("certificate", "verify", str(tmp_path / "bad.json"))
+    assert code == 1
+    assert "JSON" in out
+    reset_settings()

@@ -1,0 +1,214 @@
+"""REST endpoints of the registry (/api/v1/registry/...), including the transparency log's proofs."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, UploadFile
+
+from yiwang.http import CurrentActor, DbSession, OptionalActor, RowId, platform
+from yiwang.identity import service as identity
+from yiwang.kit.crypto import get_suite
+from yiwang.kit.errors import InvalidInput
+from yiwang.registry import bundle, log, service
+from yiwang.registry.models import Application, Certificate
+from yiwang.registry.schemas import ApplicationIn, DecisionIn, ObjectionIn, ReasonIn, ReportIn, TransferIn
+
+router = APIRouter(prefix="/api/v1/registry", tags=["registry"])
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "未登录"},
+    403: {"description": "无权执行"},
+    404: {"description": "不存在"},
+    409: {"description": "状态不允许"},
+    422: {"description": "输入不合规"},
+}
+NUMBER = Annotated[str, "certificate number"]
+MAX_FINGERPRINT_BYTES = 512 * 1024 * 1024
+
+
+def _application_out(db: DbSession, a: Application) -> dict[str, Any]:
+    holder = identity.orgs_by_ids(db, {a.holder_id})[a.holder_id]
+    return {
+        "id": a.id,
+        "status": a.status,
+        "name": a.name,
+        "kind": a.kind,
+        "holder": holder.code,
+        "holder_name": holder.name,
+        "rights": json.loads(a.rights),
+        "fingerprint": a.fingerprint,
+        "reason": a.reason,
+        "accept_by": a.accept_by,
+        "report_opinion": a.report_opinion or None,
+        "notice_start": a.notice_start,
+        "notice_end": a.notice_end,
+        "created_at": a.created_at,
+    }
+
+
+def _certificate_out(db: DbSession, c: Certificate) -> dict[str, Any]:
+    holder = identity.orgs_by_ids(db, {c.holder_id})[c.holder_id]
+    return {
+        "number": c.number,
+        "status": c.status,
+        "holder": holder.code,
+        "holder_name": holder.name,
+        "name": c.name,
+        "valid_until": c.valid_until,
+        "body": json.loads(c.body),
+    }
+
+
+@router.post("/fingerprint", responses=ERRORS)
+def fingerprint(file: UploadFile, actor: CurrentActor, request: Request) -> dict[str, Any]:
+    """The platform computes a dataset's (or a sample file's) fingerprint as it streams in."""
+    hasher = get_suite(platform(request).keyring.suite_name).new_hasher()
+    size = 0
+    while chunk := file.file.read(1024 * 1024):
+        size += len(chunk)
+        if size > MAX_FINGERPRINT_BYTES:
+            raise InvalidInput(
+                "file：文件超过 512 MB，请上传样本文件或数据集的哈希清单", details={"field": "file"}
+            )
+        hasher.update(chunk)
+    return {"fingerprint": hasher.hexdigest(), "bytes": size, "suite": platform(request).keyring.suite_name}
+
+
+@router.post("/applications", status_code=201, responses=ERRORS)
+def submit_application(body: ApplicationIn, actor: CurrentActor, db: DbSession) -> dict[str, Any]:
+    """Apply to register a data asset held by one's organisation."""
+    return _application_out(db, service.submit_application(db, actor, body))
+
+
+@router.get("/applications/{application_id}", responses=ERRORS)
+def get_application(application_id: RowId, actor: CurrentActor, db: DbSession) -> dict[str, Any]:
+    return _application_out(db, service.get_application(db, actor, application_id))
+
+
+@router.post("/applications/{application_id}/accept", responses=ERRORS)
+def accept(application_id: RowId, body: DecisionIn, actor: CurrentActor, db: DbSession) -> dict[str, Any]:
+    """The registry's formal check."""
+    return _application_out(db, service.accept_application(db, actor, application_id, body))
+
+
+@router.post("/applications/{application_id}/report", responses=ERRORS)
+def report(application_id: RowId, body: ReportIn, actor: CurrentActor, db: DbSession) -> dict[str, Any]:
+    """An assessor's compliance report."""
+    return _application_out(db, service.attach_report(db, actor, application_id, body))
+
+
+@router.post("/applications/{application_id}/compliance", responses=ERRORS)
+def compliance(application_id: RowId, body: DecisionIn, actor: CurrentActor, db: DbSession) -> dict[str, Any]:
+    """The registry's compliance decision: into public notice, or refused."""
+    return _application_out(db, service.decide_compliance(db, actor, application_id, body))
+
+
+@router.post("/applications/{application_id}/objections", status_code=201, responses=ERRORS)
+def object_to(
+    application_id: RowId, body: ObjectionIn, actor: OptionalActor, db: DbSession
+) -> dict[str, Any]:
+    """Anyone — signed in or not — may object during public notice, with grounds."""
+    objection = service.lodge_objection(db, actor, application_id, body)
+    return {"id": objection.id, "status": objection.status, "application": objection.application_id}
+
+
+@router.post("/objections/{objection_id}/decision", responses=ERRORS)
+def decide_objection(
+    objection_id: RowId, body: DecisionIn, actor: CurrentActor, db: DbSession
+) -> dict[str, Any]:
+    """``approve`` true upholds the objection (the application is refused); false dismisses it."""
+    objection = service.decide_objection(db, actor, objection_id, uphold=body.approve, reason=body.reason)
+    return {"id": objection.id, "status": objection.status}
+
+
+@router.post("/issue", responses=ERRORS)
+def issue_due(actor: CurrentActor, db: DbSession, request: Request) -> list[dict[str, Any]]:
+    """Issue the certificates whose public notice has ended without open objections."""
+    return [_certificate_out(db, c) for c in service.issue_due(db, actor, platform(request).keyring)]
+
+
+@router.get("/certificates", responses=ERRORS)
+def list_certificates(
+    db: DbSession, status: Annotated[str | None, Query(pattern="^(active|pledged|cancelled|revoked)$")] = None
+) -> list[dict[str, str]]:
+    """The public register: number, status, holder and name of every certificate."""
+    return [vars(item) for item in service.list_certificates(db, status=status)]
+
+
+@router.get("/certificates/{number}", responses=ERRORS)
+def get_certificate(number: NUMBER, db: DbSession) -> dict[str, Any]:
+    certificate, _events = service.certificate_events(db, number)
+    return _certificate_out(db, certificate)
+
+
+@router.get("/certificates/{number}/bundle", responses=ERRORS)
+def certificate_bundle(number: NUMBER, db: DbSession, request: Request) -> dict[str, Any]:
+    """The self-contained bundle: verify it offline with ``yiwang certificate verify``."""
+    return bundle.export(db, platform(request).keyring, number)
+
+
+def _suite(request: Request) -> str:
+    return platform(request).keyring.suite_name
+
+
+@router.post("/certificates/{number}/pledge", responses=ERRORS)
+def pledge(number: NUMBER, actor: CurrentActor, db: DbSession, request: Request) -> dict[str, Any]:
+    return _certificate_out(db, service.pledge(db, actor, _suite(request), number))
+
+
+@router.post("/certificates/{number}/release", responses=ERRORS)
+def release(number: NUMBER, actor: CurrentActor, db: DbSession, request: Request) -> dict[str, Any]:
+    return _certificate_out(db, service.release(db, actor, _suite(request), number))
+
+
+@router.post("/certificates/{number}/transfer", responses=ERRORS)
+def transfer(
+    number: NUMBER, body: TransferIn, actor: CurrentActor, db: DbSession, request: Request
+) -> dict[str, Any]:
+    return _certificate_out(db, service.transfer(db, actor, _suite(request), number, body.to, body.reason))
+
+
+@router.post("/certificates/{number}/cancel", responses=ERRORS)
+def cancel(
+    number: NUMBER, body: ReasonIn, actor: CurrentActor, db: DbSession, request: Request
+) -> dict[str, Any]:
+    return _certificate_out(db, service.cancel(db, actor, _suite(request), number, body.reason))
+
+
+@router.post("/certificates/{number}/revoke", responses=ERRORS)
+def revoke(
+    number: NUMBER, body: ReasonIn, actor: CurrentActor, db: DbSession, request: Request
+) -> dict[str, Any]:
+    return _certificate_out(db, service.revoke(db, actor, _suite(request), number, body.reason))
+
+
+# ------------------------------------------------------------------ the transparency log (CONTRACT)
+
+
+@router.get("/log/checkpoint", responses=ERRORS)
+def checkpoint(db: DbSession, request: Request) -> dict[str, Any]:
+    """The latest signed checkpoint (size, root, time)."""
+    return log.checkpoint(db, platform(request).keyring)
+
+
+@router.get("/log/inclusion", responses=ERRORS)
+def inclusion(
+    db: DbSession,
+    request: Request,
+    leaf: Annotated[str, Query(pattern="^[0-9a-f]{64}$")],
+    size: Annotated[int, Query(ge=1, le=2**40)],
+) -> dict[str, Any]:
+    """The inclusion proof of the leaf with hash ``leaf`` in the tree of ``size`` leaves."""
+    return log.inclusion(db, _suite(request), leaf, size)
+
+
+@router.get("/log/consistency", responses=ERRORS)
+def consistency(
+    db: DbSession,
+    request: Request,
+    from_: Annotated[int, Query(alias="from", ge=1, le=2**40)],
+    to: Annotated[int, Query(ge=1, le=2**40)],
+) -> dict[str, Any]:
+    """The consistency proof between the trees of ``from`` and ``to`` leaves."""
+    return log.consistency(db, _suite(request), from_, to)

@@ -1,0 +1,104 @@
+"""Registry tables: applications, notice objections, certificates and their logged events."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from yiwang.kit.db import Base, utcnow
+
+
+class Application(Base):
+    """An application for initial registration of a data asset (资产登记申请)."""
+
+    __tablename__ = "registry_application"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    holder_id: Mapped[int] = mapped_column(ForeignKey("org.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))  # data_resource | data_product
+    description: Mapped[str] = mapped_column(Text)
+    rights: Mapped[str] = mapped_column(Text)  # JSON list: holding | processing | operating
+    source: Mapped[str] = mapped_column(Text)
+    collection_method: Mapped[str] = mapped_column(Text)
+    personal_info: Mapped[bool] = mapped_column(Boolean, default=False)
+    personal_info_basis: Mapped[str] = mapped_column(Text, default="")
+    records: Mapped[int] = mapped_column(Integer, default=0)
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    field_summary: Mapped[str] = mapped_column(Text, default="")
+    update_frequency: Mapped[str] = mapped_column(String(20), default="irregular")
+    time_range: Mapped[str] = mapped_column(String(100), default="")
+    scenarios: Mapped[str] = mapped_column(Text, default="[]")  # JSON list
+    fingerprint: Mapped[str] = mapped_column(String(128))
+    catalog_resource: Mapped[str] = mapped_column(String(80), default="")
+    # submitted | compliance | notice | paused | issued | refused | withdrawn
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    accept_by: Mapped[date | None] = mapped_column(Date)
+    report: Mapped[str] = mapped_column(Text, default="")  # the assessor's compliance report
+    report_opinion: Mapped[str] = mapped_column(String(20), default="")  # pass | fail
+    assessor: Mapped[str] = mapped_column(String(64), default="")
+    notice_start: Mapped[date | None] = mapped_column(Date)
+    notice_end: Mapped[date | None] = mapped_column(Date)
+    paused_at: Mapped[date | None] = mapped_column(Date)
+    applicant: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NoticeObjection(Base):
+    """An objection lodged during public notice (公示异议); an open one pauses the notice."""
+
+    __tablename__ = "registry_objection"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("registry_application.id"), index=True)
+    lodged_by: Mapped[str] = mapped_column(String(200))  # an account, or the name a member of the public gave
+    grounds: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))  # open | upheld | dismissed
+    decision: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column()
+
+
+class Certificate(Base):
+    """数据资产凭证: the signed registration, and its current status."""
+
+    __tablename__ = "registry_certificate"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)  # GD-DA-<year>-<6 digits>
+    application_id: Mapped[int] = mapped_column(ForeignKey("registry_application.id"))
+    holder_id: Mapped[int] = mapped_column(ForeignKey("org.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), index=True)  # active | pledged | cancelled | revoked
+    pledgee_id: Mapped[int | None] = mapped_column(ForeignKey("org.id"))
+    valid_until: Mapped[date] = mapped_column(Date)
+    body: Mapped[str] = mapped_column(Text)  # canonical JSON of what was certified
+    signature: Mapped[str] = mapped_column(Text)  # Signature.to_dict() as JSON
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CertificateEvent(Base):
+    """One event of a certificate (issue, change, transfer, pledge, release, cancel, revoke): a leaf."""
+
+    __tablename__ = "registry_event"
+    __table_args__ = (UniqueConstraint("leaf_index"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("registry_certificate.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    leaf: Mapped[str] = mapped_column(Text)  # the canonical JSON appended to the log
+    leaf_index: Mapped[int] = mapped_column(Integer)
+    leaf_hash: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CertificateSequence(Base):
+    """The last certificate number used in a year."""
+
+    __tablename__ = "registry_sequence"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)
