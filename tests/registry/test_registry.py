@@ -81,6 +81,7 @@ def application(**overrides: Any) -> ApplicationIn:
         "source": "自有电力营销系统",
         "collection_method": "系统自动采集",
         "records": 1_200_000,
+        "size_bytes": 3_000_000_000,  # past a 32-bit integer: datasets are big
         "scenarios": ["企业信用评估", "能耗分析"],
         "fingerprint": hashlib.sha256(b"dataset v1").hexdigest(),
     }

@@ -57,7 +57,7 @@ from sqlalchemy import (
     Text,
     insert,
     select,
-    tuple_,
+    text,
     update,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -735,11 +735,26 @@ class MerkleLog:
 
     def _nodes(self, session: Session, keys: set[NodeKey]) -> dict[NodeKey, bytes]:
         """The stored hashes of ``keys``, in one query."""
-        rows = session.execute(
-            select(_NODE.c.level, _NODE.c.node_index, _NODE.c.hash).where(
-                _NODE.c.tree == self.tree,
-                tuple_(_NODE.c.level, _NODE.c.node_index).in_(sorted(keys)),
+        if not keys:
+            return {}
+        by_level: dict[int, list[int]] = {}
+        for level, index in sorted(keys):
+            by_level.setdefault(level, []).append(index)
+        # The tree, the level and an IN list of indexes inside each OR term: SQLite then looks every
+        # node up by its whole primary key (MULTI-INDEX OR). With the tree outside the OR, or a
+        # row-value ``(level, index) IN (VALUES …)``, it scanned the whole tree instead. Plain SQL
+        # text: building the same as an expression tree cost more than running it.
+        terms: list[str] = []
+        params: dict[str, str | int] = {"tree": self.tree}
+        for n, (level, indexes) in enumerate(by_level.items()):
+            names = [f"i{n}_{k}" for k in range(len(indexes))]
+            params[f"l{n}"] = level
+            params.update(zip(names, indexes, strict=True))
+            terms.append(
+                f"(tree = :tree AND level = :l{n} AND node_index IN ({', '.join(':' + m for m in names)}))"
             )
+        rows = session.execute(
+            text("SELECT level, node_index, hash FROM merkle_node WHERE " + " OR ".join(terms)), params
         )
         found = {(level, index): bytes(hash_) for level, index, hash_ in rows}
         missing = keys - found.keys()

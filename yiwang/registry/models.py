@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yiwang.kit.db import Base, utcnow
@@ -25,8 +25,8 @@ class Application(Base):
     collection_method: Mapped[str] = mapped_column(Text)
     personal_info: Mapped[bool] = mapped_column(Boolean, default=False)
     personal_info_basis: Mapped[str] = mapped_column(Text, default="")
-    records: Mapped[int] = mapped_column(Integer, default=0)
-    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    records: Mapped[int] = mapped_column(BigInteger, default=0)
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     field_summary: Mapped[str] = mapped_column(Text, default="")
     update_frequency: Mapped[str] = mapped_column(String(20), default="irregular")
     time_range: Mapped[str] = mapped_column(String(100), default="")
@@ -56,7 +56,7 @@ class NoticeObjection(Base):
     application_id: Mapped[int] = mapped_column(ForeignKey("registry_application.id"), index=True)
     lodged_by: Mapped[str] = mapped_column(String(200))  # an account, or the name a member of the public gave
     grounds: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20))  # open | upheld | dismissed
+    status: Mapped[str] = mapped_column(String(20))  # open | upheld | dismissed | closed
     decision: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column()

@@ -9,11 +9,12 @@ flush; the entrypoint commits. Time limits count working days (工作日) in Bei
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from yiwang.identity import service as identity
@@ -157,6 +158,46 @@ def get_application(session: Session, actor: Actor, application_id: int) -> Appl
     return application
 
 
+def list_applications(
+    session: Session, *, statuses: Sequence[str] | None = None, holders: Select[Any] | None = None
+) -> list[Application]:
+    """Applications in ``statuses`` (all when None) of the ``holders`` (a subquery of org ids; all
+    when None), oldest first. Callers decide who may see which list (the holder its own, the
+    registry its queue, everyone the public notice)."""
+    query = select(Application).order_by(Application.id)
+    if statuses is not None:
+        query = query.where(Application.status.in_(statuses))
+    if holders is not None:
+        query = query.where(Application.holder_id.in_(holders))
+    return list(session.execute(query).scalars())
+
+
+def objections_of(session: Session, application_ids: Sequence[int]) -> dict[int, list[NoticeObjection]]:
+    """The objections lodged against each application, oldest first."""
+    found: dict[int, list[NoticeObjection]] = {i: [] for i in application_ids}
+    if application_ids:
+        query = (
+            select(NoticeObjection)
+            .where(NoticeObjection.application_id.in_(application_ids))
+            .order_by(NoticeObjection.id)
+        )
+        for objection in session.execute(query).scalars():
+            found[objection.application_id].append(objection)
+    return found
+
+
+def certificate_numbers(session: Session, application_ids: Sequence[int]) -> dict[int, str]:
+    """The certificate number issued for each application that has one."""
+    if not application_ids:
+        return {}
+    rows = session.execute(
+        select(Certificate.application_id, Certificate.number).where(
+            Certificate.application_id.in_(application_ids)
+        )
+    )
+    return {app_id: number for app_id, number in rows}
+
+
 def _application(session: Session, actor: Actor, application_id: int, action: str) -> Application:
     application = session.get(Application, application_id)
     if application is None:
@@ -281,11 +322,26 @@ def decide_objection(
     )
     if uphold:
         application.status, application.reason = "refused", f"公示异议成立：{reason}"
+        _close_other_objections(session, application.id, objection.id)
     elif not _open_objections(session, application.id):
         _resume_notice(application, today)
     _record(session, actor, "registry.objection", "registry_objection", objection.id, uphold=uphold)
     session.flush()
     return objection
+
+
+def _close_other_objections(session: Session, application_id: int, upheld_id: int) -> None:
+    """An upheld objection ends the application: the others need no decision any more."""
+    others = session.execute(
+        select(NoticeObjection).where(
+            NoticeObjection.application_id == application_id,
+            NoticeObjection.status == "open",
+            NoticeObjection.id != upheld_id,
+        )
+    ).scalars()
+    for other in others:
+        other.status, other.decided_at = "closed", utcnow()
+        other.decision = f"异议 #{upheld_id} 成立，申请已不予登记，本异议无需再处理"
 
 
 def _open_objections(session: Session, application_id: int) -> int:
@@ -497,9 +553,11 @@ def revoke(session: Session, actor: Actor, suite: str, number: str, reason: str)
     certificate = _certificate(session, number)
     if certificate.status in ("cancelled", "revoked"):
         raise WrongState(f"凭证 {number} {STATUS_ZH[certificate.status]}")
+    # A revocation ends a pledge too: the event says so, for the bank reading the log.
+    pledgee = _org(session, certificate.pledgee_id).code if certificate.pledgee_id else None
     certificate.status, certificate.pledgee_id = "revoked", None
     session.flush()
-    _event(session, suite, certificate, "revoke", reason=reason)
+    _event(session, suite, certificate, "revoke", reason=reason, pledge_ended=pledgee)
     _record(session, actor, "registry.revoke", "certificate", number)
     return certificate
 

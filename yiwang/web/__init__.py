@@ -7,6 +7,7 @@ from fastapi.staticfiles import StaticFiles
 
 from yiwang.catalog import pages as catalog_pages
 from yiwang.identity import pages as identity_pages
+from yiwang.registry import pages as registry_pages
 from yiwang.sharing import pages as sharing_pages
 from yiwang.web import pages, templating
 
@@ -21,5 +22,7 @@ def mount(app: FastAPI) -> None:
     app.include_router(catalog_pages.router)
     templating.add_template_dir(Path(sharing_pages.__file__).resolve().parent / "templates")
     app.include_router(sharing_pages.router)
+    templating.add_template_dir(Path(registry_pages.__file__).resolve().parent / "templates")
+    app.include_router(registry_pages.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=templating.STATIC), name="static")

@@ -44,7 +44,7 @@ SECTIONS: dict[str, Section] = {
         Section("catalog", "nav.sharing", link="/catalog"),
         Section("sharing", "nav.sharing", link="/sharing"),
         Section("gateway", "nav.sharing"),
-        Section("registry", "nav.market"),
+        Section("registry", "nav.market", link="/registry"),
         Section("exchange", "nav.market"),
         Section("services"),
         Section("governance"),

@@ -1,0 +1,1104 @@
+"""The registry's pages: the public register and the log's checkpoint, the application form with the
+fingerprint upload, the holder's applications, the registry's and the assessor's review queue, the
+public notice with its objection form, certificate pages (QR code, bank pledges, the registry's
+transfer / cancel / revoke), and the public verification page.
+
+Every change goes through the registry's service functions with the signed-in actor, which check
+the authorization table. The registry may not import the page shell (import-linter): it renders
+through ``request.app.state.render_page``. Expected failures (bad input, wrong state) are shown on
+the form in Chinese next to the field at fault, with what was typed kept; refusals (403) and unknown
+targets (404) go to the app's handler, which records refusals and shows the error page.
+
+The public forms (objections, bundle uploads) are open to people who are not signed in; they carry
+a signed double-submit token (a cookie and the same value in the form), as the login form does,
+since there is no session to hold one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Annotated, Any
+
+import segno
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+from fastapi.responses import RedirectResponse
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from yiwang.http import CurrentActor, DbSession, OptionalActor, RowId, platform
+from yiwang.identity import service as identity
+from yiwang.identity.authz import Actor, authorize, reach
+from yiwang.identity.models import Org
+from yiwang.kit import workdays
+from yiwang.kit.crypto import get_suite
+from yiwang.kit.errors import InvalidInput, NotFound, PermissionDenied, PlatformError
+from yiwang.kit.explain import explain
+from yiwang.registry import bundle, log, service
+from yiwang.registry.models import Application
+from yiwang.registry.schemas import ApplicationIn, DecisionIn, ObjectionIn, ReportIn
+
+router = APIRouter(include_in_schema=False)
+
+Renderer = Callable[..., Response]
+Text = Annotated[str, Form(max_length=4000)]
+Short = Annotated[str, Form(max_length=200)]
+NUMBER = re.compile(r"^GD-DA-\d{4}-\d{6}$")
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+LINES = re.compile(r"[\n;；]+")
+PUBLIC_CSRF_COOKIE = "yiwang_public_csrf"
+MAX_FINGERPRINT_BYTES = 512 * 1024 * 1024
+MAX_BUNDLE_BYTES = 5 * 1024 * 1024
+RIGHTS = ("holding", "processing", "operating")
+KINDS = ("data_resource", "data_product")
+FREQUENCIES = ("realtime", "daily", "weekly", "monthly", "quarterly", "yearly", "irregular")
+APPLICATION_STATUSES = ("submitted", "compliance", "notice", "paused", "issued", "refused", "withdrawn")
+CERTIFICATE_STATUSES = ("active", "pledged", "cancelled", "revoked")
+DONE = (
+    "submitted",
+    "accepted",
+    "refused",
+    "reported",
+    "compliance",
+    "objection",
+    "upheld",
+    "dismissed",
+    "issued",
+    "pledge",
+    "release",
+    "transfer",
+    "cancel",
+    "revoke",
+)
+APPLY_INPUTS = (
+    "name",
+    "kind",
+    "description",
+    "rights",
+    "source",
+    "collection_method",
+    "personal_info",
+    "personal_info_basis",
+    "records",
+    "size_bytes",
+    "field_summary",
+    "update_frequency",
+    "time_range",
+    "scenarios",
+    "fingerprint",
+    "catalog_resource",
+    "file",
+)
+REQUIRED = {
+    "name": "请填写资产名称",
+    "description": "请填写资产描述",
+    "source": "请填写数据来源",
+    "collection_method": "请填写采集方式",
+}
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _render(
+    request: Request,
+    template: str,
+    context: Mapping[str, Any],
+    status: int = 200,
+) -> Response:
+    renderer: Renderer = request.app.state.render_page
+    full = dict(context)
+    token = ""
+    if not getattr(request.state, "csrf_token", ""):
+        token = _public_token(request)
+    full["public_token"] = token
+    response = renderer(request, template, full, status=status)
+    if token:
+        response.set_cookie(
+            PUBLIC_CSRF_COOKIE,
+            token,
+            max_age=2 * 3600,
+            path="/registry",
+            httponly=True,
+            samesite="lax",
+            secure=platform(request).settings.secure_cookies,
+        )
+    return response
+
+
+def _viewer(request: Request, db: Session, actor: Actor | None) -> None:
+    """Put the actor's organisation name where the layout's user menu finds it."""
+    if actor is None:
+        return
+    org = identity.org_by_code(db, actor.org_code)
+    request.state.org_name = org.name if org is not None else actor.org_code
+
+
+def _sign(request: Request, nonce: str) -> str:
+    key = platform(request).settings.resolved_secret_key().encode()
+    return hmac.new(key, b"registry-public-csrf:" + nonce.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _public_token(request: Request) -> str:
+    """The visitor's signed double-submit token: the one in its cookie when still good, else a new one."""
+    token = request.cookies.get(PUBLIC_CSRF_COOKIE, "")
+    nonce, _, signature = token.partition(".")
+    if nonce and signature and secrets.compare_digest(signature, _sign(request, nonce)):
+        return token
+    nonce = secrets.token_urlsafe(18)
+    return f"{nonce}.{_sign(request, nonce)}"
+
+
+def _check_csrf(request: Request, submitted: str | None) -> None:
+    """Refuse (403) a signed-in form post whose token is not this session's."""
+    expected = getattr(request.state, "csrf_token", None)
+    if not expected or not submitted or not secrets.compare_digest(str(expected), submitted):
+        raise PermissionDenied("页面已过期或来源不明（CSRF 校验失败），请刷新页面后重试", code="csrf_failed")
+
+
+def _check_public_csrf(request: Request, submitted: str | None) -> None:
+    """A signed-in visitor proves the session's token; anyone else the signed double-submit cookie."""
+    if getattr(request.state, "csrf_token", ""):
+        _check_csrf(request, submitted)
+        return
+    cookie = request.cookies.get(PUBLIC_CSRF_COOKIE, "")
+    nonce, _, signature = cookie.partition(".")
+    if (
+        not nonce
+        or not submitted
+        or not secrets.compare_digest(cookie, submitted)
+        or not secrets.compare_digest(signature, _sign(request, nonce))
+    ):
+        raise PermissionDenied("页面已过期或来源不明（CSRF 校验失败），请刷新页面后重试", code="csrf_failed")
+
+
+def _done(request: Request) -> str | None:
+    done = request.query_params.get("done")
+    return done if done in DONE else None
+
+
+def _expected(exc: PlatformError) -> bool:
+    """A failure the form shows itself (bad input, wrong state); the rest go to the error page."""
+    return exc.status < 500 and exc.status not in (401, 403, 404)
+
+
+def _field_message(exc: PlatformError, known: Sequence[str]) -> tuple[str, str]:
+    """(form input, message) of a service error: under its field when the form has it."""
+    field = exc.details.get("field") if isinstance(exc.details, dict) else None
+    if isinstance(field, str) and field in known:
+        return field, exc.message.removeprefix(f"{field}：")
+    return "_form", exc.message
+
+
+def _validation_errors(exc: ValidationError, known: Sequence[str]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for problem, err in zip(explain(exc.errors()), exc.errors(), strict=True):
+        loc = [p for p in err.get("loc", ()) if p != "body"]
+        key = str(loc[0]) if loc and str(loc[0]) in known else "_form"
+        errors.setdefault(
+            key, problem["reason"] if key != "_form" else f"{problem['field']}：{problem['reason']}"
+        )
+    return errors
+
+
+def _orgs(db: Session, ids: Iterable[int | None]) -> dict[int, Org]:
+    wanted = {i for i in ids if i is not None}
+    return identity.orgs_by_ids(db, wanted) if wanted else {}
+
+
+def _can(actor: Actor | None, action: str) -> bool:
+    return actor is not None and reach(actor, action) is not None
+
+
+def _suite(request: Request) -> str:
+    return platform(request).keyring.suite_name
+
+
+def _checked_number(number: str) -> str:
+    number = number.strip().upper()
+    if not NUMBER.fullmatch(number):
+        raise NotFound(
+            f"凭证编号 {number[:40]} 格式不对：应为 GD-DA-年份-6位数字", code="certificate_not_found"
+        )
+    return number
+
+
+def _application_shape(a: Application, orgs: Mapping[int, Org]) -> dict[str, Any]:
+    holder = orgs.get(a.holder_id)
+    return {
+        "id": a.id,
+        "name": a.name,
+        "kind": a.kind,
+        "description": a.description,
+        "holder": holder.code if holder else "",
+        "holder_name": holder.name if holder else "",
+        "rights": json.loads(a.rights),
+        "source": a.source,
+        "collection_method": a.collection_method,
+        "personal_info": a.personal_info,
+        "personal_info_basis": a.personal_info_basis,
+        "records": a.records,
+        "size_bytes": a.size_bytes,
+        "field_summary": a.field_summary,
+        "update_frequency": a.update_frequency,
+        "time_range": a.time_range,
+        "scenarios": json.loads(a.scenarios),
+        "fingerprint": a.fingerprint,
+        "catalog_resource": a.catalog_resource,
+        "status": a.status,
+        "reason": a.reason,
+        "accept_by": a.accept_by,
+        "report": a.report,
+        "report_opinion": a.report_opinion,
+        "assessor": a.assessor,
+        "notice_start": a.notice_start,
+        "notice_end": a.notice_end,
+        "paused_at": a.paused_at,
+        "applicant": a.applicant,
+        "created_at": a.created_at,
+    }
+
+
+def _shapes(db: Session, items: Sequence[Application]) -> list[dict[str, Any]]:
+    orgs = _orgs(db, {a.holder_id for a in items})
+    objections = service.objections_of(db, [a.id for a in items])
+    rows = []
+    for a in items:
+        shape = _application_shape(a, orgs)
+        shape["objections"] = objections.get(a.id, [])
+        shape["open_objections"] = [o for o in shape["objections"] if o.status == "open"]
+        rows.append(shape)
+    return rows
+
+
+# ------------------------------------------------------------------ home: the public register
+
+
+@router.get("/registry")
+def registry_home(request: Request, actor: OptionalActor, db: DbSession) -> Response:
+    status = request.query_params.get("status") or ""
+    status = status if status in CERTIFICATE_STATUSES else ""
+    listed = service.list_certificates(db, status=status or None)
+    names = {code: org.name for code, org in identity.orgs_by_codes(db, {c.holder for c in listed}).items()}
+    checkpoint = log.signed_checkpoint(db, platform(request).keyring)
+    _viewer(request, db, actor)
+    context = {
+        "certificates": listed,
+        "names": names,
+        "status": status,
+        "statuses": CERTIFICATE_STATUSES,
+        "checkpoint": checkpoint.to_dict(),
+        "can_apply": _can(actor, "registry.apply"),
+        "can_review": _can(actor, "registry.review") or _can(actor, "registry.assess"),
+    }
+    return _render(request, "registry/home.html", context)
+
+
+# ------------------------------------------------------------------ apply
+
+
+def _empty_form() -> dict[str, Any]:
+    return {
+        "name": "",
+        "kind": "data_resource",
+        "description": "",
+        "rights": [],
+        "source": "",
+        "collection_method": "",
+        "personal_info": False,
+        "personal_info_basis": "",
+        "records": "",
+        "size_bytes": "",
+        "field_summary": "",
+        "update_frequency": "irregular",
+        "time_range": "",
+        "scenarios": "",
+        "fingerprint": "",
+        "catalog_resource": "",
+        "file_name": "",
+        "file_bytes": None,
+    }
+
+
+def _apply_page(
+    request: Request,
+    db: Session,
+    actor: Actor,
+    *,
+    form: Mapping[str, Any],
+    errors: Mapping[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    holder = identity.org_by_code(db, actor.org_code)
+    _viewer(request, db, actor)
+    context = {
+        "form": form,
+        "errors": dict(errors or {}),
+        "holder": holder,
+        "kinds": KINDS,
+        "rights": RIGHTS,
+        "frequencies": FREQUENCIES,
+        "suite": _suite(request),
+    }
+    return _render(request, "registry/apply.html", context, status=status)
+
+
+@router.get("/registry/apply")
+def apply_page(request: Request, actor: CurrentActor, db: DbSession) -> Response:
+    authorize(actor, "registry.apply", target_type="registry_application")
+    return _apply_page(request, db, actor, form=_empty_form())
+
+
+def _fingerprint(request: Request, upload: UploadFile) -> tuple[str, int]:
+    """Hash the uploaded file as it streams in, with the platform's suite (SHA-256 or SM3)."""
+    hasher = get_suite(_suite(request)).new_hasher()
+    size = 0
+    while chunk := upload.file.read(1024 * 1024):
+        size += len(chunk)
+        if size > MAX_FINGERPRINT_BYTES:
+            raise InvalidInput(
+                "file：文件超过 512 MB，请上传样本文件或数据集的哈希清单", details={"field": "file"}
+            )
+        hasher.update(chunk)
+    return hasher.hexdigest(), size
+
+
+def _count(text: str, label: str, errors: dict[str, str], key: str) -> int:
+    text = text.strip().replace(",", "").replace("，", "")
+    if not text:
+        return 0
+    if not text.isdigit() or len(text) > 18:
+        errors[key] = f"{label}应为非负整数"
+        return 0
+    return int(text)
+
+
+@router.post("/registry/apply")
+def submit_application(
+    request: Request,
+    actor: CurrentActor,
+    db: DbSession,
+    name: Short = "",
+    kind: Annotated[str, Form(max_length=20)] = "",
+    description: Text = "",
+    rights: Annotated[list[str] | None, Form()] = None,
+    source: Text = "",
+    collection_method: Text = "",
+    personal_info: Annotated[str, Form(max_length=10)] = "",
+    personal_info_basis: Text = "",
+    records: Annotated[str, Form(max_length=30)] = "",
+    size_bytes: Annotated[str, Form(max_length=30)] = "",
+    field_summary: Text = "",
+    update_frequency: Annotated[str, Form(max_length=20)] = "",
+    time_range: Annotated[str, Form(max_length=100)] = "",
+    scenarios: Text = "",
+    fingerprint: Annotated[str, Form(max_length=200)] = "",
+    catalog_resource: Annotated[str, Form(max_length=80)] = "",
+    file_name: Annotated[str, Form(max_length=300)] = "",
+    file: Annotated[UploadFile | None, File()] = None,
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    _check_csrf(request, csrf_token)
+    authorize(actor, "registry.apply", target_type="registry_application")
+    form: dict[str, Any] = {
+        "name": name.strip(),
+        "kind": kind if kind in KINDS else "",
+        "description": description.strip(),
+        "rights": [r for r in RIGHTS if r in (rights or [])],
+        "source": source.strip(),
+        "collection_method": collection_method.strip(),
+        "personal_info": personal_info in ("1", "on", "true", "yes"),
+        "personal_info_basis": personal_info_basis.strip(),
+        "records": records.strip(),
+        "size_bytes": size_bytes.strip(),
+        "field_summary": field_summary.strip(),
+        "update_frequency": update_frequency if update_frequency in FREQUENCIES else "irregular",
+        "time_range": time_range.strip(),
+        "scenarios": scenarios.strip(),
+        "fingerprint": fingerprint.strip().lower(),
+        "catalog_resource": catalog_resource.strip(),
+        "file_name": file_name.strip(),
+        "file_bytes": None,
+    }
+    errors: dict[str, str] = {}
+    if file is not None and file.filename:
+        try:
+            form["fingerprint"], form["file_bytes"] = _fingerprint(request, file)
+            form["file_name"] = file.filename[:300]
+        except InvalidInput as exc:
+            key, message = _field_message(exc, APPLY_INPUTS)
+            errors[key] = message
+    for key, message in REQUIRED.items():
+        if not form[key]:
+            errors[key] = message
+    if not form["kind"]:
+        errors["kind"] = "请选择资产类型"
+    if not form["rights"]:
+        errors["rights"] = "请至少选择一项权利（持有权、加工使用权、产品经营权）"
+    lines = [s.strip() for s in LINES.split(form["scenarios"]) if s.strip()]
+    if not lines:
+        errors["scenarios"] = "请至少填写一个应用场景（每行一个）"
+    if form["personal_info"] and not form["personal_info_basis"]:
+        errors["personal_info_basis"] = "涉及个人信息的数据须说明合法性基础（如个人同意、法定职责）"
+    if not form["fingerprint"]:
+        errors.setdefault("fingerprint", "请上传数据集或样本文件，由平台计算指纹；或粘贴 64 位十六进制指纹")
+    elif not HEX64.fullmatch(form["fingerprint"]):
+        errors["fingerprint"] = "指纹应为 64 位十六进制字符（SHA-256 或 SM3）"
+    counts = {
+        "records": _count(form["records"], "记录数", errors, "records"),
+        "size_bytes": _count(form["size_bytes"], "数据量（字节）", errors, "size_bytes"),
+    }
+    if errors:
+        return _apply_page(request, db, actor, form=form, errors=errors, status=422)
+    item = {
+        k: form[k]
+        for k in (
+            "name",
+            "kind",
+            "description",
+            "rights",
+            "source",
+            "collection_method",
+            "personal_info",
+            "personal_info_basis",
+            "field_summary",
+            "update_frequency",
+            "time_range",
+            "fingerprint",
+            "catalog_resource",
+        )
+    }
+    try:
+        data = ApplicationIn.model_validate({**item, **counts, "scenarios": lines})
+    except ValidationError as exc:
+        return _apply_page(
+            request, db, actor, form=form, errors=_validation_errors(exc, APPLY_INPUTS), status=422
+        )
+    try:
+        application = service.submit_application(db, actor, data)
+    except PlatformError as exc:
+        if not _expected(exc):
+            raise
+        db.rollback()
+        key, message = _field_message(exc, APPLY_INPUTS)
+        return _apply_page(request, db, actor, form=form, errors={key: message}, status=exc.status)
+    return RedirectResponse(f"/registry/mine?done=submitted#application-{application.id}", status_code=303)
+
+
+# ------------------------------------------------------------------ my applications
+
+
+@router.get("/registry/mine")
+def my_applications(request: Request, actor: CurrentActor, db: DbSession) -> Response:
+    rows: list[dict[str, Any]] = []
+    scope = reach(actor, "registry.apply")
+    if scope is not None:
+        within = identity.orgs_in_reach(actor, "registry.apply")
+        rows = _shapes(db, service.list_applications(db, holders=within))
+    numbers = service.certificate_numbers(db, [r["id"] for r in rows])
+    _viewer(request, db, actor)
+    context = {
+        "rows": list(reversed(rows)),
+        "numbers": numbers,
+        "can_apply": scope is not None,
+        "done": _done(request),
+    }
+    return _render(request, "registry/mine.html", context)
+
+
+# ------------------------------------------------------------------ the review queue
+
+
+def _review_page(
+    request: Request,
+    db: Session,
+    actor: Actor,
+    *,
+    errors: Mapping[str, str] | None = None,
+    kept: Mapping[str, Any] | None = None,
+    status: int = 200,
+) -> Response:
+    registry = _can(actor, "registry.review")
+    assessor = _can(actor, "registry.assess")
+    if not registry and not assessor:
+        authorize(actor, "registry.review", target_type="registry_application")
+    today = workdays.beijing_today()
+    open_states = ("submitted", "compliance", "notice", "paused")
+    rows = _shapes(db, service.list_applications(db, statuses=open_states))
+    by_status: dict[str, list[dict[str, Any]]] = {s: [] for s in open_states}
+    for row in rows:
+        by_status[row["status"]].append(row)
+    due = [r for r in by_status["notice"] if r["notice_end"] is not None and r["notice_end"] < today]
+    _viewer(request, db, actor)
+    context = {
+        "registry": registry,
+        "assessor": assessor,
+        "submitted": by_status["submitted"],
+        "compliance": by_status["compliance"],
+        "notice": by_status["notice"] + by_status["paused"],
+        "objected": [r for r in rows if r["open_objections"]],
+        "due": due,
+        "today": today,
+        "errors": dict(errors or {}),
+        "kept": dict(kept or {}),
+        "done": _done(request),
+    }
+    return _render(request, "registry/review.html", context, status=status)
+
+
+@router.get("/registry/review")
+def review_page(request: Request, actor: CurrentActor, db: DbSession) -> Response:
+    return _review_page(request, db, actor)
+
+
+def _review_action(
+    request: Request,
+    db: Session,
+    actor: Actor,
+    form_key: str,
+    kept: Mapping[str, Any],
+    act: Callable[[], object],
+    done: str,
+) -> Response:
+    try:
+        act()
+    except PlatformError as exc:
+        if not _expected(exc):
+            raise
+        db.rollback()
+        return _review_page(
+            request, db, actor, errors={form_key: exc.message}, kept={form_key: kept}, status=exc.status
+        )
+    return RedirectResponse(f"/registry/review?done={done}", status_code=303)
+
+
+def _decision(decision: str, reason: str, yes: str, no: str) -> tuple[bool | None, str | None]:
+    """(approve, error): the choice must be made; a refusal needs its reason."""
+    if decision not in (yes, no):
+        return None, "请选择处理结果"
+    if decision == no and not reason.strip():
+        return None, "不予通过须说明理由"
+    return decision == yes, None
+
+
+@router.post("/registry/applications/{application_id}/accept")
+def accept_application(
+    request: Request,
+    application_id: RowId,
+    actor: CurrentActor,
+    db: DbSession,
+    decision: Annotated[str, Form(max_length=20)] = "",
+    reason: Text = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    _check_csrf(request, csrf_token)
+    key, kept = f"accept-{application_id}", {"decision": decision, "reason": reason}
+    approve, error = _decision(decision, reason, "approve", "refuse")
+    if approve is None:
+        return _review_page(request, db, actor, errors={key: error or ""}, kept={key: kept}, status=422)
+
+    def act() -> object:
+        return service.accept_application(
+            db, actor, application_id, DecisionIn(approve=approve, reason=reason.strip())
+        )
+
+    return _review_action(request, db, actor, key, kept, act, "accepted" if approve else "refused")
+
+
+@router.post("/registry/applications/{application_id}/report")
+def attach_report(
+    request: Request,
+    application_id: RowId,
+    actor: CurrentActor,
+    db: DbSession,
+    opinion: Annotated[str, Form(max_length=10)] = "",
+    report: Text = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    _check_csrf(request, csrf_token)
+    key, kept = f"report-{application_id}", {"opinion": opinion, "report": report}
+    if opinion not in ("pass", "fail") or not report.strip():
+        error = "请选择评估意见" if opinion not in ("pass", "fail") else "请填写评估报告"
+        return _review_page(request, db, actor, errors={key: error}, kept={key: kept}, status=422)
+    data = ReportIn.model_validate({"opinion": opinion, "report": report.strip()})
+    return _review_action(
+        request,
+        db,
+        actor,
+        key,
+        kept,
+        lambda: service.attach_report(db, actor, application_id, data),
+        "reported",
+    )
+
+
+@router.post("/registry/applications/{application_id}/compliance")
+def decide_compliance(
+    request: Request,
+    application_id: RowId,
+    actor: CurrentActor,
+    db: DbSession,
+    decision: Annotated[str, Form(max_length=20)] = "",
+    reason: Text = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    _check_csrf(request, csrf_token)
+    key, kept = f"compliance-{application_id}", {"decision": decision, "reason": reason}
+    approve, error = _decision(decision, reason, "approve", "refuse")
+    if approve is None:
+        return _review_page(request, db, actor, errors={key: error or ""}, kept={key: kept}, status=422)
+
+    def act() -> object:
+        return service.decide_compliance(
+            db, actor, application_id, DecisionIn(approve=approve, reason=reason.strip())
+        )
+
+    return _review_action(request, db, actor, key, kept, act, "compliance" if approve else "refused")
+
+
+@router.post("/registry/objections/{objection_id}/decision")
+def decide_objection(
+    request: Request,
+    objection_id: RowId,
+    actor: CurrentActor,
+    db: DbSession,
+    decision: Annotated[str, Form(max_length=20)] = "",
+    reason: Text = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    _check_csrf(request, csrf_token)
+    key, kept = f"objection-{objection_id}", {"decision": decision, "reason": reason}
+    if decision not in ("uphold", "dismiss"):
+        return _review_page(
+            request, db, actor, errors={key: "请选择异议成立或不成立"}, kept={key: kept}, status=422
+        )
+    if not reason.strip():
+        return _review_page(
+            request, db, actor, errors={key: "处理异议须说明理由"}, kept={key: kept}, status=422
+        )
+    uphold = decision == "uphold"
+    return _review_action(
+        request,
+        db,
+        actor,
+        key,
+        kept,
+        lambda: service.decide_objection(db, actor, objection_id, uphold=uphold, reason=reason.strip()),
+        "upheld" if uphold else "dismissed",
+    )
+
+
+@router.post("/registry/issue")
+def issue_due(
+    request: Request, actor: CurrentActor, db: DbSession, csrf_token: Annotated[str, Form()] = ""
+) -> Response:
+    _check_csrf(request, csrf_token)
+    issued = service.issue_due(db, actor, platform(request).keyring)
+    return RedirectResponse(f"/registry/review?done=issued&n={len(issued)}", status_code=303)
+
+
+# ------------------------------------------------------------------ public notice and objections
+
+
+def _notices_page(
+    request: Request,
+    db: Session,
+    actor: Actor | None,
+    *,
+    errors: Mapping[str, str] | None = None,
+    kept: Mapping[str, Any] | None = None,
+    status: int = 200,
+) -> Response:
+    rows = _shapes(db, service.list_applications(db, statuses=("notice", "paused")))
+    _viewer(request, db, actor)
+    context = {
+        "rows": rows,
+        "errors": dict(errors or {}),
+        "kept": dict(kept or {}),
+        "done": _done(request),
+        "today": workdays.beijing_today(),
+    }
+    return _render(request, "registry/notices.html", context, status=status)
+
+
+@router.get("/registry/notices")
+def notices_page(request: Request, actor: OptionalActor, db: DbSession) -> Response:
+    return _notices_page(request, db, actor)
+
+
+@router.post("/registry/notices/{application_id}/objections")
+def lodge_objection(
+    request: Request,
+    application_id: RowId,
+    actor: OptionalActor,
+    db: DbSession,
+    name: Annotated[str, Form(max_length=100)] = "",
+    grounds: Text = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    _check_public_csrf(request, csrf_token)
+    key, kept = f"object-{application_id}", {"name": name, "grounds": grounds}
+    if not grounds.strip():
+        return _notices_page(
+            request, db, actor, errors={key: "请填写异议理由和依据"}, kept={key: kept}, status=422
+        )
+    data = ObjectionIn(grounds=grounds.strip(), name=name.strip())
+    try:
+        service.lodge_objection(db, actor, application_id, data)
+    except PlatformError as exc:
+        if exc.status >= 500 or exc.status in (401, 403):
+            raise
+        db.rollback()
+        return _notices_page(
+            request, db, actor, errors={key: exc.message}, kept={key: kept}, status=exc.status
+        )
+    return RedirectResponse(f"/registry/notices?done=objection#notice-{application_id}", status_code=303)
+
+
+# ------------------------------------------------------------------ certificate pages
+
+
+def _qr_svg(request: Request, number: str) -> str:
+    """An inline SVG QR code of the public verification page for this certificate."""
+    url = str(request.base_url).rstrip("/") + "/registry/verify?number=" + number
+    return str(segno.make(url, error="m").svg_inline(scale=3, svgclass="qr", title=f"核验 {number}"))
+
+
+def _certificate_page(
+    request: Request,
+    db: Session,
+    actor: Actor | None,
+    number: str,
+    *,
+    errors: Mapping[str, str] | None = None,
+    kept: Mapping[str, Any] | None = None,
+    status: int = 200,
+) -> Response:
+    number = _checked_number(number)
+    certificate, events = service.certificate_events(db, number)
+    orgs = _orgs(db, {certificate.holder_id, certificate.pledgee_id})
+    holder, pledgee = orgs.get(certificate.holder_id), orgs.get(certificate.pledgee_id or 0)
+    bank = _can(actor, "registry.pledge")
+    registry = _can(actor, "registry.review")
+    own_pledge = (
+        actor is not None and certificate.pledgee_id is not None and certificate.pledgee_id == actor.org_id
+    )
+    _viewer(request, db, actor)
+    context = {
+        "c": certificate,
+        "body": json.loads(certificate.body),
+        "holder": holder,
+        "pledgee": pledgee,
+        "events": [
+            {"kind": e.kind, "at": e.at, "index": e.leaf_index, "hash": e.leaf_hash, **_event_details(e.leaf)}
+            for e in events
+        ],
+        "qr": _qr_svg(request, number),
+        "verify_url": "/registry/verify?number=" + number,
+        "can": {
+            "pledge": bank and certificate.status == "active",
+            "release": bank and certificate.status == "pledged" and own_pledge,
+            "transfer": registry and certificate.status == "active",
+            "cancel": registry and certificate.status == "active",
+            "revoke": registry and certificate.status in ("active", "pledged"),
+        },
+        "errors": dict(errors or {}),
+        "kept": dict(kept or {}),
+        "done": _done(request),
+    }
+    return _render(request, "registry/certificate.html", context, status=status)
+
+
+def _event_details(leaf: str) -> dict[str, Any]:
+    try:
+        details = json.loads(leaf).get("details", {})
+    except (ValueError, AttributeError):
+        details = {}
+    return {"details": details if isinstance(details, dict) else {}}
+
+
+@router.get("/registry/certificates/{number}")
+def certificate_page(request: Request, number: str, actor: OptionalActor, db: DbSession) -> Response:
+    return _certificate_page(request, db, actor, number)
+
+
+def _certificate_action(
+    request: Request,
+    db: Session,
+    actor: Actor,
+    number: str,
+    form_key: str,
+    kept: Mapping[str, Any],
+    act: Callable[[str], object],
+) -> Response:
+    number = _checked_number(number)
+    try:
+        act(number)
+    except PlatformError as exc:
+        if not _expected(exc):
+            raise
+        db.rollback()
+        field = exc.details.get("field") if isinstance(exc.details, dict) else None
+        message = exc.message.removeprefix(f"{field}：") if isinstance(field, str) else exc.message
+        return _certificate_page(
+            request, db, actor, number, errors={form_key: message}, kept={form_key: kept}, status=exc.status
+        )
+    return RedirectResponse(f"/registry/certificates/{number}?done={form_key}", status_code=303)
+
+
+@router.post("/registry/certificates/{number}/pledge")
+def pledge(
+    request: Request, number: str, actor: CurrentActor, db: DbSession, csrf_token: Annotated[str, Form()] = ""
+) -> Response:
+    _check_csrf(request, csrf_token)
+    suite = _suite(request)
+    return _certificate_action(
+        request, db, actor, number, "pledge", {}, lambda n: service.pledge(db, actor, suite, n)
+    )
+
+
+@router.post("/registry/certificates/{number}/release")
+def release(
+    request: Request, number: str, actor: CurrentActor, db: DbSession, csrf_token: Annotated[str, Form()] = ""
+) -> Response:
+    _check_csrf(request, csrf_token)
+    suite = _suite(request)
+    return _certificate_action(
+        request, db, actor, number, "release", {}, lambda n: service.release(db, actor, suite, n)
+    )
+
+
+def _reason_required(
+    request: Request, db: Session, actor: Actor, number: str, key: str, kept: Mapping[str, Any]
+) -> Response | None:
+    if str(kept.get("reason", "")).strip():
+        return None
+    return _certificate_page(
+        request, db, actor, number, errors={key: "请说明理由"}, kept={key: kept}, status=422
+    )
+
+
+@router.post("/registry/certificates/{number}/transfer")
+def transfer(
+    request: Request,
+    number: str,
+    actor: CurrentActor,
+    db: DbSession,
+    to: Annotated[str, Form(max_length=100)] = "",
+    reason: Text = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    _check_csrf(request, csrf_token)
+    authorize(actor, "registry.review", target_type="certificate", target_id=number[:40])
+    kept = {"to": to, "reason": reason}
+    if not to.strip():
+        return _certificate_page(
+            request,
+            db,
+            actor,
+            number,
+            errors={"transfer": "请填写受让方统一社会信用代码或单位代码"},
+            kept={"transfer": kept},
+            status=422,
+        )
+    refused = _reason_required(request, db, actor, number, "transfer", kept)
+    if refused is not None:
+        return refused
+    suite = _suite(request)
+    return _certificate_action(
+        request,
+        db,
+        actor,
+        number,
+        "transfer",
+        kept,
+        lambda n: service.transfer(db, actor, suite, n, to.strip(), reason.strip()),
+    )
+
+
+@router.post("/registry/certificates/{number}/cancel")
+def cancel(
+    request: Request,
+    number: str,
+    actor: CurrentActor,
+    db: DbSession,
+    reason: Text = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    _check_csrf(request, csrf_token)
+    authorize(actor, "registry.review", target_type="certificate", target_id=number[:40])
+    kept = {"reason": reason}
+    refused = _reason_required(request, db, actor, number, "cancel", kept)
+    if refused is not None:
+        return refused
+    suite = _suite(request)
+    return _certificate_action(
+        request,
+        db,
+        actor,
+        number,
+        "cancel",
+        kept,
+        lambda n: service.cancel(db, actor, suite, n, reason.strip()),
+    )
+
+
+@router.post("/registry/certificates/{number}/revoke")
+def revoke(
+    request: Request,
+    number: str,
+    actor: CurrentActor,
+    db: DbSession,
+    reason: Text = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    _check_csrf(request, csrf_token)
+    authorize(actor, "registry.review", target_type="certificate", target_id=number[:40])
+    kept = {"reason": reason}
+    refused = _reason_required(request, db, actor, number, "revoke", kept)
+    if refused is not None:
+        return refused
+    suite = _suite(request)
+    return _certificate_action(
+        request,
+        db,
+        actor,
+        number,
+        "revoke",
+        kept,
+        lambda n: service.revoke(db, actor, suite, n, reason.strip()),
+    )
+
+
+# ------------------------------------------------------------------ public verification
+
+
+def _verify_page(
+    request: Request,
+    db: Session,
+    actor: Actor | None,
+    *,
+    number: str = "",
+    result: Mapping[str, Any] | None = None,
+    errors: Mapping[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    _viewer(request, db, actor)
+    context = {
+        "number": number,
+        "result": dict(result) if result is not None else None,
+        "errors": dict(errors or {}),
+    }
+    return _render(request, "registry/verify.html", context, status=status)
+
+
+def _outcome(outcome: bundle.Outcome, source: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "ok": outcome.ok,
+        "failed": outcome.failed,
+        "status": outcome.status,
+        "number": outcome.number,
+        "checked": list(outcome.checked),
+        "source": source,
+        **extra,
+    }
+
+
+@router.get("/registry/verify")
+def verify_page(request: Request, actor: OptionalActor, db: DbSession) -> Response:
+    number = (request.query_params.get("number") or "").strip().upper()[:40]
+    if not number:
+        return _verify_page(request, db, actor)
+    if not NUMBER.fullmatch(number):
+        return _verify_page(
+            request,
+            db,
+            actor,
+            number=number,
+            errors={"number": "凭证编号格式应为 GD-DA-年份-6位数字，如 GD-DA-2025-000001"},
+            status=422,
+        )
+    try:
+        certificate, _events = service.certificate_events(db, number)
+    except NotFound as exc:
+        return _verify_page(request, db, actor, number=number, errors={"number": exc.message}, status=404)
+    exported = bundle.export(db, platform(request).keyring, number)
+    outcome = bundle.verify(exported)
+    holder = _orgs(db, {certificate.holder_id}).get(certificate.holder_id)
+    result = _outcome(
+        outcome,
+        "number",
+        current=certificate.status,
+        name=certificate.name,
+        holder=holder.name if holder else "",
+        valid_until=certificate.valid_until,
+        size=exported["checkpoint"]["size"],
+    )
+    return _verify_page(request, db, actor, number=number, result=result)
+
+
+def _read_json(upload: UploadFile | None, field: str, label: str, required: bool) -> Any:
+    if upload is None or not upload.filename:
+        if required:
+            raise InvalidInput(f"{field}：请选择{label}（JSON 文件）", details={"field": field})
+        return None
+    raw = upload.file.read(MAX_BUNDLE_BYTES + 1)
+    if len(raw) > MAX_BUNDLE_BYTES:
+        raise InvalidInput(f"{field}：{label}超过 5 MB", details={"field": field})
+    try:
+        data = json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidInput(f"{field}：{label}不是有效的 JSON", details={"field": field}) from None
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{field}：{label}应为 JSON 对象", details={"field": field})
+    return data
+
+
+@router.post("/registry/verify")
+def verify_upload(
+    request: Request,
+    actor: OptionalActor,
+    db: DbSession,
+    bundle_file: Annotated[UploadFile | None, File()] = None,
+    checkpoint_file: Annotated[UploadFile | None, File()] = None,
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    _check_public_csrf(request, csrf_token)
+    errors: dict[str, str] = {}
+    data: Any = None
+    later: Any = None
+    for field, upload, label, required in (
+        ("bundle_file", bundle_file, "凭证包", True),
+        ("checkpoint_file", checkpoint_file, "后续检查点", False),
+    ):
+        try:
+            value = _read_json(upload, field, label, required)
+        except InvalidInput as exc:
+            errors[field] = exc.message.removeprefix(f"{field}：")
+            continue
+        if field == "bundle_file":
+            data = value
+        else:
+            later = value
+    if errors:
+        return _verify_page(request, db, actor, errors=errors, status=422)
+    outcome = bundle.verify(data, later)
+    result = _outcome(
+        outcome,
+        "upload",
+        file=(bundle_file.filename if bundle_file is not None else "") or "",
+        with_later=later is not None,
+        size=_size(data),
+    )
+    return _verify_page(request, db, actor, result=result)
+
+
+def _size(data: Any) -> int | None:
+    try:
+        return int(data["checkpoint"]["size"])
+    except (KeyError, TypeError, ValueError):
+        return None
