@@ -171,9 +171,20 @@ class TestProcess:
 
 
 class TestCertificates:
+    def test_acceptance_overdue_after_five_working_days(self, registry: Registry) -> None:
+        with registry.platform.session_scope() as db:
+            app = service.submit_application(
+                db, registry.actor("holder"), application(), today=date(2025, 9, 29)
+            )
+            assert app.accept_by == date(2025, 10, 13)  # 30 Sep, 9, 10, 11 (Saturday make-up), 13 Oct
+            assert not service.acceptance_overdue(app, date(2025, 10, 13))
+            assert service.acceptance_overdue(app, date(2025, 10, 14))
+
     def test_number_status_and_events(self, registry: Registry) -> None:
         number = registry.certificate()
         assert number == "GD-DA-2025-000001"
+        with registry.platform.session_scope(read_only=True) as db:
+            assert service.standing(db, number) == service.Standing(number, "active", HOLDER, True)
         with registry.platform.session_scope(read_only=True) as db:
             listed = service.list_certificates(db)
         assert [(c.number, c.status, c.holder) for c in listed] == [(number, "active", HOLDER)]

@@ -40,6 +40,7 @@ def _application_out(db: DbSession, a: Application) -> dict[str, Any]:
         "fingerprint": a.fingerprint,
         "reason": a.reason,
         "accept_by": a.accept_by,
+        "accept_overdue": service.acceptance_overdue(a),
         "report_opinion": a.report_opinion or None,
         "notice_start": a.notice_start,
         "notice_end": a.notice_end,

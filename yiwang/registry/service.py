@@ -562,6 +562,33 @@ def revoke(session: Session, actor: Actor, suite: str, number: str, reason: str)
     return certificate
 
 
+def acceptance_overdue(application: Application, today: date | None = None) -> bool:
+    """A submitted application the registry has not checked within its working days."""
+    today = today or workdays.beijing_today()
+    return (
+        application.status == "submitted"
+        and application.accept_by is not None
+        and today > application.accept_by
+    )
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What another network (the exchange) needs to know of a certificate before relying on it."""
+
+    number: str
+    status: str
+    holder: str
+    listable: bool  # active and not pledged: may be listed, licensed or sold
+
+
+def standing(session: Session, number: str) -> Standing:
+    """The certificate's current status and holder; CertificateNotFound when unknown."""
+    certificate = _certificate(session, number)
+    holder = _org(session, certificate.holder_id)
+    return Standing(certificate.number, certificate.status, holder.code, certificate.status == "active")
+
+
 @dataclass(frozen=True)
 class Listed:
     number: str
