@@ -27,6 +27,7 @@ from yiwang.kit.workdays import (
     WorkCalendar,
     add_working_days,
     deadline,
+    deadline_or_estimate,
     default_calendar,
     is_working_day,
     next_working_day,
@@ -206,6 +207,13 @@ class TestCalendarUnknownYear:
         assert "YIWANG_CALENDAR_EXTRA_CLOSURES" in err.message
         assert "YIWANG_CALENDAR_EXTRA_WORKDAYS" in err.message
         assert err.to_dict()["error"]["details"] == {"year": 2027}
+
+    def test_deadline_or_estimate_counts_weekdays_in_an_unknown_year(self) -> None:
+        # 2099 will never be in the package: Monday 2 March 2099 + 10 weekdays = Monday 16 March.
+        assert date(2099, 3, 2).weekday() == 0
+        assert deadline_or_estimate(date(2099, 3, 2), 10) == date(2099, 3, 16)
+        # Where the calendar knows the year, it is the real deadline (国庆 2025 skipped).
+        assert deadline_or_estimate(date(2025, 9, 29), 10) == deadline(date(2025, 9, 29), 10)
 
     def test_year_before_the_data(self, calendar: WorkCalendar) -> None:
         with pytest.raises(CalendarUnknownYear, match="2003"):

@@ -23,6 +23,7 @@ working day is due on Monday.
 from __future__ import annotations
 
 import bisect
+import logging
 import threading
 from collections.abc import Iterable
 from datetime import MAXYEAR, date, datetime, timedelta, timezone
@@ -31,6 +32,8 @@ import chinese_calendar
 
 from yiwang.kit.errors import ConfigurationError, InvalidInput, PlatformError
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "BEIJING",
     "CalendarUnknownYear",
@@ -38,6 +41,7 @@ __all__ = [
     "add_working_days",
     "beijing_today",
     "deadline",
+    "deadline_or_estimate",
     "default_calendar",
     "is_working_day",
     "next_working_day",
@@ -269,6 +273,22 @@ def next_working_day(day: date | datetime) -> date:
 def working_days_between(start: date | datetime, end: date | datetime) -> int:
     """Working days in (``start``, ``end``], negative when ``end < start``."""
     return default_calendar().working_days_between(start, end)
+
+
+def deadline_or_estimate(start: date | datetime, working_days: int) -> date:
+    """:func:`deadline`, or — when the calendar does not know a year yet (next year's holidays are
+    published each November) — the date counting weekends only, with a warning logged. For time
+    limits that must be set now rather than refused; operators add the new year's holidays with
+    ``YIWANG_CALENDAR_EXTRA_CLOSURES`` / ``_WORKDAYS``."""
+    try:
+        return deadline(start, working_days)
+    except CalendarUnknownYear as unknown:
+        log.warning("working-day calendar lacks %s; counting weekends only", unknown.year)
+        day, left = _as_date(start), working_days
+        while left > 0:
+            day += timedelta(days=1)
+            left -= day.weekday() < 5
+        return day
 
 
 def deadline(start: date | datetime, working_days: int) -> date:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Select, select, update
@@ -78,14 +78,7 @@ class ApplicationNotFound(NotFound):
 
 
 def _deadline(start: date, days: int) -> date:
-    try:
-        return workdays.deadline(start, days)
-    except workdays.CalendarUnknownYear:
-        day, left = start, days
-        while left:
-            day += timedelta(days=1)
-            left -= day.weekday() < 5
-        return day
+    return workdays.deadline_or_estimate(start, days)
 
 
 def _record(

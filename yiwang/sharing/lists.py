@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
@@ -26,16 +26,8 @@ from yiwang.sharing.service import _consumer_org, _org, _side_filter
 
 
 def answer_deadline(start: date) -> date:
-    """An objection's due date: ``objection_answer_days`` working days (weekends only for an unknown year)."""
-    days = get_settings().objection_answer_days
-    try:
-        return workdays.deadline(start, days)
-    except workdays.CalendarUnknownYear:
-        day, left = start, days
-        while left:
-            day += timedelta(days=1)
-            left -= day.weekday() < 5
-        return day
+    """An objection's due date: ``objection_answer_days`` working days after ``start``."""
+    return workdays.deadline_or_estimate(start, get_settings().objection_answer_days)
 
 
 # ------------------------------------------------------------------ objections

@@ -8,7 +8,6 @@ Beijing time with the platform's calendar.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -29,8 +28,6 @@ from yiwang.sharing import notices
 from yiwang.sharing.errors import Duplicate, GrantNotFound, RequestNotFound, WrongState
 from yiwang.sharing.models import Grant, SharingRequest
 from yiwang.sharing.schemas import DecisionIn, RequestIn
-
-log = logging.getLogger(__name__)
 
 DEPARTMENT: dict[str, Scope] = {"staff": "own_org", "cdo": "subtree"}
 OVERSIGHT: dict[str, Scope] = {"admin": "all", "operator": "all", "auditor": "all"}
@@ -165,22 +162,8 @@ def _consumer_org(session: Session, actor: Actor) -> Org:
 
 
 def decision_deadline(start: date) -> date:
-    """The decision's due date: ``sharing_decision_days`` working days after ``start``.
-
-    When the calendar does not know a year yet (next year's holidays are published each
-    November), weekends alone are counted rather than refusing the request; operators add
-    the new holidays with ``YIWANG_CALENDAR_EXTRA_*``.
-    """
-    days = get_settings().sharing_decision_days
-    try:
-        return workdays.deadline(start, days)
-    except workdays.CalendarUnknownYear as unknown:
-        log.warning("working-day calendar lacks %s; counting weekends only", unknown.year)
-        day, left = start, days
-        while left:
-            day += timedelta(days=1)
-            left -= day.weekday() < 5
-        return day
+    """The decision's due date: ``sharing_decision_days`` working days after ``start``."""
+    return workdays.deadline_or_estimate(start, get_settings().sharing_decision_days)
 
 
 def _check_fields(view: catalog.DataView, names: Sequence[str], field: str) -> list[str]:
