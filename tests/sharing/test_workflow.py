@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from sqlalchemy import literal, select
 
 from tests.sharing.conftest import World, person
 from yiwang.identity.authz import PERMISSIONS, AccessDenied, Actor
-from yiwang.sharing import service
+from yiwang.runtime import Platform
+from yiwang.sharing import calls, service
 from yiwang.sharing.schemas import RequestIn
 
 
@@ -210,6 +212,19 @@ class TestObjectionsDemandsDuties:
 
 
 class TestConsole:
+    @pytest.mark.parametrize(
+        ("stored", "day"),
+        [
+            ("2026-12-02T15:59:59.999999Z", "2026-12-02"),
+            ("2026-12-02T16:00:00.000000Z", "2026-12-03"),
+            ("2026-12-31T23:30:00.000000Z", "2027-01-01"),
+        ],
+    )
+    def test_calls_are_counted_by_beijing_day(self, platform: Platform, stored: str, day: str) -> None:
+        with platform.session_scope(read_only=True) as db:
+            assert db.execute(select(calls.beijing_day(db, literal(stored)))).scalar_one() == day
+        assert calls.utc_start_of(date(2026, 12, 3)) == "2026-12-02T16:00:00.000000Z"
+
     def test_console_counts(self, world: World) -> None:
         world.request()
         console = world.client.get("/api/v1/sharing/console", headers=world.as_cdo())

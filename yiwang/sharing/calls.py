@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy import DateTime, Select, case, cast, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from yiwang.identity import service as identity
@@ -76,11 +77,29 @@ def list_calls(session: Session, actor: Actor, flt: CallFilter) -> tuple[list[Ac
     return rows[:limit], next_cursor
 
 
+def beijing_day(session: Session, at: Any) -> Any:
+    """The Beijing calendar day (YYYY-MM-DD) of a stored UTC time text, in SQL for either database.
+
+    The fraction of a second is cut first: SQLite rounds it, which can carry 23:59:59.9999
+    into the next day."""
+    whole_seconds = func.substr(at, 1, 19)
+    if session.get_bind().dialect.name == "postgresql":
+        shifted = cast(whole_seconds, DateTime) + text("interval '8 hours'")
+        return func.to_char(shifted, "YYYY-MM-DD")
+    return func.date(whole_seconds, "+8 hours")
+
+
+def utc_start_of(day: date) -> str:
+    """The stored UTC time text at which a Beijing day begins (16:00 UTC the day before)."""
+    start = datetime.combine(day, time.min) - timedelta(hours=8)
+    return start.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def daily_counts(
     session: Session, actor: Actor, *, since: str, side: str | None = None
 ) -> list[tuple[str, int, int]]:
-    """Calls per UTC day since ``since``: (day, served, refused), for the console's chart."""
-    day = func.substr(AccessEntry.at, 1, 10)
+    """Calls per Beijing day since ``since`` (a UTC time text): (day, served, refused)."""
+    day = beijing_day(session, AccessEntry.at).label("day")
     served = func.sum(case((AccessEntry.status < 400, 1), else_=0))
     query = _visible(select(day, func.count(), served), actor, side).where(AccessEntry.at >= since)
     rows = session.execute(query.group_by(day).order_by(day)).all()

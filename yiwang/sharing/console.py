@@ -23,7 +23,7 @@ from yiwang.identity.authz import Actor, authorize
 from yiwang.identity.models import Org
 from yiwang.kit import workdays
 from yiwang.kit.accesslog import AccessEntry
-from yiwang.sharing import lists
+from yiwang.sharing import calls, lists
 from yiwang.sharing.models import Grant, Objection, SharingRequest
 
 QUALITY_FORMULA = (
@@ -65,14 +65,14 @@ def overview(session: Session, actor: Actor, *, today: date | None = None, days:
         session.execute(select(Grant).where(mine(Grant.provider_id) | mine(Grant.consumer_id))).scalars()
     )
     live = [g for g in grants if g.status == "active" and g.valid_until >= today]
-    since = (today - timedelta(days=days)).isoformat()
+    since = calls.utc_start_of(today - timedelta(days=days))
     visible = select(AccessEntry).where(AccessEntry.at >= since)
     if codes is not None:
         visible = visible.where(AccessEntry.provider.in_(codes) | AccessEntry.consumer.in_(codes))
     sub = visible.subquery()
     # One expression object, used three times: PostgreSQL must see the same expression in the
     # select list and the GROUP BY (three separately built ones bind separate parameters).
-    day = func.substr(sub.c.at, 1, 10).label("day")
+    day = calls.beijing_day(session, sub.c.at).label("day")
     per_day = session.execute(select(day, func.count()).group_by(day).order_by(day)).all()
     denied = session.execute(select(func.count()).select_from(sub).where(sub.c.status >= 400)).scalar_one()
     top_consumers = session.execute(
