@@ -119,12 +119,20 @@ def test_list_export_verify_and_a_tampered_bundle(province_dir: Path) -> None:
     assert "凭证签名" in out
 
 
-def test_verify_needs_no_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("YIWANG_DATA_DIR", str(tmp_path / "nowhere"))
+def test_verify_needs_no_database(province_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real bundle verifies with the database out of reach (and its data directory gone)."""
+    number = issue_one()
+    code, out = run("certificate", "export", number)
+    assert code == 0
+    bundle_file = province_dir.parent / f"{number}.json"
+    bundle_file.write_text(out, encoding="utf-8")
+    monkeypatch.setenv("YIWANG_DATA_DIR", str(province_dir / "nowhere"))
     monkeypatch.setenv("YIWANG_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
     reset_settings()
-    (tmp_path / "bad.json").write_text("{not json", encoding="utf-8")
-    code, out = run("certificate", "verify", str(tmp_path / "bad.json"))
+    code, out = run("certificate", "verify", str(bundle_file))
+    assert code == 0, out
+    assert "有效" in out
+    (province_dir.parent / "bad.json").write_text("{not json", encoding="utf-8")
+    code, out = run("certificate", "verify", str(province_dir.parent / "bad.json"))
     assert code == 1
     assert "JSON" in out
-    reset_settings()

@@ -6,7 +6,7 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -369,18 +369,25 @@ def authenticate_token(session: Session, raw: str, *, request_id: str = "", touc
     token = repo.token_with_user(session, _digest(raw.strip()))
     if token is None:
         raise InvalidToken("令牌无效")
-    if token.revoked_at is not None:
-        raise InvalidToken("令牌已被吊销", details={"reason": "revoked"})
     now = utcnow()
-    if token.expires_at is not None and token.expires_at <= now:
-        raise InvalidToken("令牌已过期", details={"reason": "expired"})
     user = token.user
-    if not user.is_active:
-        raise InvalidToken("令牌所属账号已停用")
+    _check_usable(token.revoked_at, token.expires_at, user.is_active, now)
     # Record use at most once a minute: a hot gateway should not rewrite this row on every call.
     if touch and (token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1)):
         token.last_used_at = now
     return actor_for_user(user, kind="token", token_name=token.name, request_id=request_id)
+
+
+def _check_usable(
+    revoked_at: datetime | None, expires_at: datetime | None, active: bool, now: datetime
+) -> None:
+    """The one set of rules for a found token: not revoked, not expired, its account active."""
+    if revoked_at is not None:
+        raise InvalidToken("令牌已被吊销", details={"reason": "revoked"})
+    if expires_at is not None and expires_at <= now:
+        raise InvalidToken("令牌已过期", details={"reason": "expired"})
+    if not active:
+        raise InvalidToken("令牌所属账号已停用")
 
 
 def confirm_token(session: Session, raw: str) -> None:
@@ -393,15 +400,10 @@ def confirm_token(session: Session, raw: str) -> None:
         .join(User, User.id == ApiToken.user_id)
         .where(ApiToken.token_hash == digest)
     ).first()
-    now = utcnow()
     if row is None:
         raise InvalidToken("令牌无效")
-    if row.revoked_at is not None:
-        raise InvalidToken("令牌已被吊销", details={"reason": "revoked"})
-    if row.expires_at is not None and row.expires_at <= now:
-        raise InvalidToken("令牌已过期", details={"reason": "expired"})
-    if not row.is_active:
-        raise InvalidToken("令牌所属账号已停用")
+    now = utcnow()
+    _check_usable(row.revoked_at, row.expires_at, row.is_active, now)
     if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
         session.execute(
             update(ApiToken)

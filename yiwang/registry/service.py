@@ -77,10 +77,6 @@ class ApplicationNotFound(NotFound):
     code = "application_not_found"
 
 
-def _deadline(start: date, days: int) -> date:
-    return workdays.deadline_or_estimate(start, days)
-
-
 def _record(
     session: Session, actor: Actor, action: str, target_type: str, target: object, **details: Any
 ) -> None:
@@ -127,7 +123,7 @@ def submit_application(
         fingerprint=data.fingerprint,
         catalog_resource=data.catalog_resource,
         status="submitted",
-        accept_by=_deadline(today, ACCEPT_DAYS),
+        accept_by=workdays.deadline_or_estimate(today, ACCEPT_DAYS),
         applicant=actor.username,
     )
     session.add(application)
@@ -252,7 +248,10 @@ def decide_compliance(
         if not application.report:
             raise InvalidInput("report：合规评估报告尚未提交，不能通过合规审查", details={"field": "report"})
         application.status = "notice"
-        application.notice_start, application.notice_end = today, _deadline(today, NOTICE_DAYS)
+        application.notice_start, application.notice_end = (
+            today,
+            workdays.deadline_or_estimate(today, NOTICE_DAYS),
+        )
     else:
         _refuse(application, decision.reason)
     _record(
@@ -354,7 +353,7 @@ def _resume_notice(application: Application, today: date) -> None:
         left = workdays.working_days_between(application.paused_at, application.notice_end)
     except workdays.CalendarUnknownYear:
         left = max(0, (application.notice_end - application.paused_at).days * 5 // 7)
-    application.notice_end = _deadline(today, max(1, left))
+    application.notice_end = workdays.deadline_or_estimate(today, max(1, left))
     application.status, application.paused_at = "notice", None
 
 

@@ -302,16 +302,13 @@ def records(code: str, request: Request) -> Response:
         # Read and prepare without the write lock; then confirm, count and log in a short write
         # transaction (the token and the grant are checked again there, so a revocation that
         # lands in between still stops this call).
-        payload = _serve_and_log(running, call, token, request_id(request), suite)
-    except gateway.StaleGrant:
-        # The cached grant was revoked or expired meanwhile: answer from a fresh look-up.
-        gateway.forget_grants()
-        call = gateway.Call(call_id=call.call_id, resource=call.resource, query=call.query)
         try:
-            payload = _serve_and_log(running, call, token or "", request_id(request), suite)
-        except PlatformError as refusal:
-            _log_refusal(request, call, refusal, suite)
-            raise
+            payload = _serve_and_log(running, call, token, request_id(request), suite)
+        except gateway.StaleGrant:
+            # The cached grant was revoked or expired meanwhile: answer from a fresh look-up.
+            gateway.forget_grants()
+            call = gateway.Call(call_id=call.call_id, resource=call.resource, query=call.query)
+            payload = _serve_and_log(running, call, token, request_id(request), suite)
     except PlatformError as refusal:
         if isinstance(refusal, InvalidToken):
             _ACTORS.pop(token or "", None)

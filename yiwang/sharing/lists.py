@@ -22,7 +22,7 @@ from yiwang.sharing import notices
 from yiwang.sharing.errors import DemandNotFound, ObjectionNotFound, WrongState
 from yiwang.sharing.models import Demand, Duty, Grant, Objection
 from yiwang.sharing.schemas import DemandAnswerIn, DemandIn, DutyIn, ObjectionAnswerIn, ObjectionIn
-from yiwang.sharing.service import _consumer_org, _org, _side_filter
+from yiwang.sharing.service import consumer_org, org_of, side_filter
 
 
 def answer_deadline(start: date) -> date:
@@ -40,7 +40,7 @@ def raise_objection(
 ) -> Objection:
     """A consumer disputes records (by key) of a resource it holds a grant for."""
     today = today or workdays.beijing_today()
-    consumer = _consumer_org(session, actor)
+    consumer = consumer_org(session, actor)
     authorize(
         actor, "sharing.object", org_path=consumer.path, target_type="resource", target_id=data.resource
     )
@@ -94,7 +94,7 @@ def answer_objection(session: Session, actor: Actor, objection_id: int, data: Ob
     objection = session.get(Objection, objection_id)
     if objection is None:
         raise ObjectionNotFound(f"数据异议 #{objection_id} 不存在")
-    provider = _org(session, objection.provider_id)
+    provider = org_of(session, objection.provider_id)
     authorize(
         actor,
         "sharing.answer_objection",
@@ -169,7 +169,7 @@ def list_objections(
     status: str | None = None,
     resource: str | None = None,
 ) -> list[Objection]:
-    query = _side_filter(select(Objection), actor, "sharing.view", role, Objection)
+    query = side_filter(select(Objection), actor, "sharing.view", role, Objection)
     if status:
         query = query.where(Objection.status == status)
     if resource:
@@ -197,7 +197,7 @@ def objection_counts(session: Session, resource_ids: list[int]) -> dict[int, Cou
 
 def post_demand(session: Session, actor: Actor, data: DemandIn) -> Demand:
     """A department states data it needs (optionally addressed to a provider department)."""
-    org = _consumer_org(session, actor)
+    org = consumer_org(session, actor)
     authorize(actor, "sharing.demand", org_path=org.path, target_type="demand")
     provider_id = None
     if data.provider:
@@ -242,7 +242,7 @@ def answer_demand(session: Session, actor: Actor, demand_id: int, data: DemandAn
     if demand is None:
         raise DemandNotFound(f"数据需求 #{demand_id} 不存在")
     # May this actor answer at all (for the addressed department, or any, the operator)?
-    target = _org(session, demand.provider_id) if demand.provider_id else None
+    target = org_of(session, demand.provider_id) if demand.provider_id else None
     authorize(
         actor,
         "sharing.answer_demand",

@@ -8,6 +8,7 @@ Beijing time with the platform's calendar.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -148,11 +149,13 @@ def org_codes(session: Session, items: Sequence[Any]) -> dict[int, str]:
 # ------------------------------------------------------------------ helpers
 
 
-def _org(session: Session, org_id: int) -> Org:
+def org_of(session: Session, org_id: int) -> Org:
+    """The org with this id (both sides of requests, grants and objections point at orgs)."""
     return identity.orgs_by_ids(session, {org_id})[org_id]
 
 
-def _consumer_org(session: Session, actor: Actor) -> Org:
+def consumer_org(session: Session, actor: Actor) -> Org:
+    """The actor's department, which asks and consumes; a 422 when the actor belongs to none."""
     org = identity.org_by_code(session, actor.org_code)
     if org is None or org.kind != "department":
         raise InvalidInput(
@@ -173,7 +176,7 @@ def _check_fields(view: catalog.DataView, names: Sequence[str], field: str) -> l
             f"{field}：资源 {view.code} 没有信息项 {'、'.join(unknown)}",
             details={"field": field, "unknown": unknown},
         )
-    dups = sorted({n for n in names if list(names).count(n) > 1})
+    dups = sorted(n for n, seen in Counter(names).items() if seen > 1)
     if dups:
         raise InvalidInput(
             f"{field}：信息项重复 {'、'.join(dups)}", details={"field": field, "duplicates": dups}
@@ -214,7 +217,7 @@ def submit_request(
     conditional → pending until the provider decides (deadline in working days); none →
     refused at once, with the resource's legal basis."""
     today = today or workdays.beijing_today()
-    consumer = _consumer_org(session, actor)
+    consumer = consumer_org(session, actor)
     authorize(
         actor, "sharing.request", org_path=consumer.path, target_type="resource", target_id=data.resource
     )
@@ -329,7 +332,7 @@ def decide_request(
     """The provider's decision: approve (optionally narrowing fields, scoping rows, setting a
     daily quota and rate, naming personal fields to serve in clear) or refuse with a reason."""
     req = _pending(session, request_id)
-    provider = _org(session, req.provider_id)
+    provider = org_of(session, req.provider_id)
     authorize(
         actor, "sharing.decide", org_path=provider.path, target_type="sharing_request", target_id=req.id
     )
@@ -471,7 +474,7 @@ _STATUS_ZH = {"pending": "待答复", "granted": "授权", "refused": "拒绝", 
 def withdraw_request(session: Session, actor: Actor, request_id: int, reason: str) -> SharingRequest:
     """The requester's department takes back a pending request."""
     req = _pending(session, request_id)
-    consumer = _org(session, req.consumer_id)
+    consumer = org_of(session, req.consumer_id)
     authorize(
         actor, "sharing.withdraw", org_path=consumer.path, target_type="sharing_request", target_id=req.id
     )
@@ -545,7 +548,8 @@ def _authorize_either_side(
         )
 
 
-def _side_filter(query: Select[Any], actor: Actor, action: str, role: str | None, model: Any) -> Select[Any]:
+def side_filter(query: Select[Any], actor: Actor, action: str, role: str | None, model: Any) -> Select[Any]:
+    """``query`` on ``model`` (with provider_id and consumer_id) narrowed to the actor's side(s)."""
     reach_ids = identity.orgs_in_reach(actor, action)
     if reach_ids is None:
         return query
@@ -568,7 +572,7 @@ def list_requests(
 ) -> list[SharingRequest]:
     """Requests on the actor's side(s), newest first: ``role`` provider (to answer) or consumer (asked)."""
     today = today or workdays.beijing_today()
-    query = _side_filter(select(SharingRequest), actor, "sharing.view", role, SharingRequest)
+    query = side_filter(select(SharingRequest), actor, "sharing.view", role, SharingRequest)
     if status:
         query = query.where(SharingRequest.status == status)
     if overdue:
@@ -592,7 +596,7 @@ def list_grants(
 ) -> list[Grant]:
     """Grants on the actor's side(s), newest first; ``status`` active | expired | revoked."""
     today = today or workdays.beijing_today()
-    query = _side_filter(select(Grant), actor, "sharing.view", role, Grant)
+    query = side_filter(select(Grant), actor, "sharing.view", role, Grant)
     if status == "revoked":
         query = query.where(Grant.status == "revoked")
     elif status == "active":
@@ -620,7 +624,7 @@ def revoke_grant(session: Session, actor: Actor, grant_id: int, reason: str) -> 
     grant = session.get(Grant, grant_id)
     if grant is None:
         raise GrantNotFound(f"授权 #{grant_id} 不存在")
-    provider = _org(session, grant.provider_id)
+    provider = org_of(session, grant.provider_id)
     authorize(
         actor, "sharing.revoke", org_path=provider.path, target_type="sharing_grant", target_id=grant.id
     )
