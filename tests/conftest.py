@@ -76,7 +76,14 @@ def empty_tables(platform: Platform) -> None:
                 conn.execute(text(f'DELETE FROM "{name}"'))
 
 
-APPEND_ONLY = ("audit_entry", "audit_checkpoint", "access_entry", "access_checkpoint")
+APPEND_ONLY = (
+    "audit_entry",
+    "audit_checkpoint",
+    "access_entry",
+    "access_checkpoint",
+    "ledger_transaction",
+    "ledger_posting",
+)
 
 
 def tamper(platform: Platform, sql: str, **params: object) -> None:

@@ -17,6 +17,7 @@ from yiwang import __version__
 from yiwang.catalog import api as catalog_api
 from yiwang.catalog import ckan, dcat
 from yiwang.catalog import data_api as catalog_data_api
+from yiwang.exchange import api as exchange_api
 from yiwang.identity import api as identity_api
 from yiwang.identity.authz import AccessDenied, Actor
 from yiwang.identity.errors import InvalidToken
@@ -72,6 +73,9 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     app.include_router(sharing_api.router)
     app.include_router(sharing_api.gateway_router)
     app.include_router(registry_api.router)
+    app.include_router(exchange_api.router)
+    app.include_router(exchange_api.gateway_router)
+    app.include_router(exchange_api.download_router)
     app.include_router(ckan.router)
     app.include_router(dcat.router)
     mount_pages(app)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from yiwang.catalog import repository as repo
 from yiwang.catalog.errors import ImportRejected, ResourceExists, ResourceNotFound, WrongState
-from yiwang.catalog.models import Activity, Field, Resource, Version
+from yiwang.catalog.models import Activity, Field, Load, Resource, Version
 from yiwang.catalog.schemas import FieldIn, ResourceIn
 from yiwang.identity import service as identity
 from yiwang.identity.authz import AccessDenied, Actor, Scope, authorize, reach, register_actions
@@ -226,6 +226,19 @@ def freshness(session: Session, codes: Sequence[str]) -> dict[str, str]:
         r.code: "unpublished" if r.status != "published" else "overdue" if is_overdue(r) else "current"
         for r in resources
     }
+
+
+def data_stamp(session: Session, code: str) -> str:
+    """A value that changes whenever the resource's data changes (its latest load's id and
+    content hash): lets another network keep a derived copy (the exchange's sandbox) fresh."""
+    row = session.execute(
+        select(Load.id, Load.content_hash)
+        .join(Resource, Resource.id == Load.resource_id)
+        .where(Resource.code == code)
+        .order_by(Load.id.desc())
+        .limit(1)
+    ).first()
+    return "" if row is None else f"{row.id}-{row.content_hash[:16]}"
 
 
 @dataclass(frozen=True)

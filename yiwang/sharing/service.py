@@ -84,6 +84,35 @@ def grant_status(grant: Grant, today: date | None = None) -> str:
     return "active"
 
 
+@dataclass(frozen=True)
+class GrantStanding:
+    """What another network (the exchange's authorised operation of public data) needs to
+    know of a grant before relying on it."""
+
+    id: int
+    status: str  # active | expired | revoked
+    consumer: str
+    resource: str
+    purpose: str
+    valid_until: date
+
+
+def grant_standings(
+    session: Session, ids: Sequence[int], today: date | None = None
+) -> dict[int, GrantStanding]:
+    """The standing of each known grant among ``ids`` (unknown ids are left out)."""
+    if not ids:
+        return {}
+    grants = list(session.execute(select(Grant).where(Grant.id.in_(list(ids)))).scalars())
+    codes = org_codes(session, grants)
+    return {
+        g.id: GrantStanding(
+            g.id, grant_status(g, today), codes[g.consumer_id], g.resource_code, g.purpose, g.valid_until
+        )
+        for g in grants
+    }
+
+
 def is_overdue(req: SharingRequest, today: date | None = None) -> bool:
     return (
         req.status == "pending"

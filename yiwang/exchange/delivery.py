@@ -1,0 +1,505 @@
+"""Delivery under the contract: every call re-checks the contract and its policy.
+
+API delivery: ``GET /gateway/v1/contracts/{id}/records`` with the contract's delivery key.
+File delivery: time-limited links, each download counted, hashed and logged. Sandbox: the
+buyer's SQL runs over the contract's datasets in DuckDB, and only aggregates over at least k
+records leave (:mod:`yiwang.exchange.sandbox`).
+
+Each use is checked in the same write transaction that counts it: the contract must be
+active (a revocation committed a moment ago stops this call), within its term, used for its
+purpose and in an allowed region, with any public-data grants it rests on still live, and
+under its call limits (a conditional ``UPDATE``: exact with any number of workers). EDC
+checks its policy when a transfer starts; this checks it on every call.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import json
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from yiwang.catalog import service as catalog
+from yiwang.exchange import sandbox
+from yiwang.exchange import service as exchange
+from yiwang.exchange.errors import CallLimitReached, DeliveryDenied, SandboxRefused, WrongState
+from yiwang.exchange.models import Contract, ContractDay, DownloadLink, Listing, SandboxQuery
+from yiwang.exchange.policy import violation
+from yiwang.identity.authz import Actor
+from yiwang.kit import datastore, workdays
+from yiwang.kit.db import insert_ignoring_conflict, utcnow
+from yiwang.kit.errors import InvalidInput
+from yiwang.kit.masking import record_masker
+from yiwang.sharing import service as sharing
+
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 100
+RESERVED = ("fields", "limit", "cursor")
+LINK_HOURS = 24
+DUCKDB_TYPES = {
+    "string": "VARCHAR",
+    "integer": "BIGINT",
+    "number": "DOUBLE",
+    "date": "DATE",
+    "datetime": "TIMESTAMP",
+    "boolean": "BOOLEAN",
+}
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a listing's data lives: the seller's own table, or a public catalog resource."""
+
+    label: str  # for the access log: the catalog code, or listing-<id>
+    table: str | None
+    fields: tuple[datastore.FieldSpec, ...]
+    stamp: str  # changes whenever the data changes
+
+
+def source_of(session: Session, listing: Listing) -> Source:
+    if listing.dataset:
+        view = catalog.data_view(session, listing.dataset)
+        return Source(view.code, view.table, view.fields, catalog.data_stamp(session, view.code))
+    return Source(
+        f"listing-{listing.id}",
+        listing.data_table or None,
+        tuple(exchange.listing_fields(listing)),
+        listing.content_hash[:16],
+    )
+
+
+# ------------------------------------------------------------------ the checks of every use
+
+
+def contract_for_key(session: Session, raw: str) -> Contract:
+    """The contract a delivery key is bound to; 401-like refusal when the key is wrong."""
+    parts = raw.split("_", 2)
+    if len(parts) != 3 or parts[0] != "yx" or not parts[1].isdigit() or len(parts[1]) > 12:
+        raise DeliveryDenied("invalid_key", "交付密钥无效（应为合约付款时发放的 yx_… 密钥）")
+    contract = session.get(Contract, int(parts[1]))
+    expected = hashlib.sha256(raw.encode()).hexdigest()
+    if contract is None or not contract.key_hash or not hmac.compare_digest(contract.key_hash, expected):
+        raise DeliveryDenied("invalid_key", "交付密钥无效或已被更换")
+    return contract
+
+
+def check_use(
+    session: Session,
+    contract: Contract,
+    listing: Listing,
+    *,
+    purpose: str | None,
+    region: str | None,
+    today: date | None = None,
+) -> None:
+    """Refuse a use the contract does not allow now, naming the check that failed."""
+    today = today or workdays.beijing_today()
+    if contract.status == "revoked":
+        raise DeliveryDenied("contract_revoked", f"合约 #{contract.id} 已被撤销：{contract.reason}")
+    if contract.status == "terminated":
+        raise DeliveryDenied("contract_terminated", f"合约 #{contract.id} 已终止：{contract.reason}")
+    if contract.status != "active":
+        raise DeliveryDenied("contract_not_active", f"合约 #{contract.id} 尚未生效（付款后开始交付）")
+    terms = exchange.policy(listing)
+    use_purpose = purpose or contract.purpose
+    use_region = region or contract.region
+    if use_purpose != contract.purpose:
+        raise DeliveryDenied(
+            "purpose_not_allowed", f"本次用途“{use_purpose}”不是合约约定的用途“{contract.purpose}”"
+        )
+    broken = violation(
+        terms, purpose=use_purpose, region=use_region, valid_until=contract.valid_until, today=today
+    )
+    if broken == "contract_expired":
+        raise DeliveryDenied(broken, f"合约 #{contract.id} 已于 {contract.valid_until.isoformat()} 到期")
+    if broken == "purpose_not_allowed":
+        raise DeliveryDenied(broken, f"用途“{use_purpose}”已不在挂牌许可的用途内")
+    if broken == "region_not_allowed":
+        raise DeliveryDenied(broken, f"使用地 {use_region} 不在许可区域 {'、'.join(terms.regions)} 内")
+    _check_grants(session, listing, today)
+
+
+def _check_grants(session: Session, listing: Listing, today: date) -> None:
+    """A public-data product stops the moment a grant it rests on is revoked or expires."""
+    ids = json.loads(listing.public_grants or "[]")
+    if not ids:
+        return
+    standings = sharing.grant_standings(session, ids, today)
+    for grant_id in ids:
+        g = standings.get(grant_id)
+        if g is None or g.status != "active":
+            raise DeliveryDenied(
+                "grant_not_active",
+                f"产品所依托的公共数据授权 #{grant_id} 已{'撤销' if g and g.status == 'revoked' else '失效'}"
+                "，暂停交付",
+            )
+
+
+def count_use(session: Session, contract: Contract, today: date | None = None) -> None:
+    """Count one use against the contract's limits, atomically; 429 when used up.
+
+    The ``status = 'active'`` in the same UPDATE means a revocation committed by another
+    worker since :func:`check_use` read the row still stops this call.
+    """
+    today = today or workdays.beijing_today()
+    counted = session.execute(
+        update(Contract)
+        .where(
+            Contract.id == contract.id,
+            Contract.status == "active",
+            or_(Contract.call_limit.is_(None), Contract.calls < Contract.call_limit),
+        )
+        .values(calls=Contract.calls + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if counted.rowcount == 0:  # type: ignore[attr-defined]
+        session.refresh(contract)
+        if contract.status != "active":
+            raise DeliveryDenied("contract_revoked", f"合约 #{contract.id} 已不在履约中：{contract.reason}")
+        raise CallLimitReached(
+            f"合约 #{contract.id} 的调用次数已用完（共 {contract.call_limit} 次）", retry_after=86400
+        )
+    if contract.daily_limit is not None:
+        session.execute(
+            insert_ignoring_conflict(
+                session, ContractDay.__table__, {"contract_id": contract.id, "day": today, "calls": 0}
+            )
+        )
+        counted = session.execute(
+            update(ContractDay)
+            .where(
+                ContractDay.contract_id == contract.id,
+                ContractDay.day == today,
+                ContractDay.calls < contract.daily_limit,
+            )
+            .values(calls=ContractDay.calls + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if counted.rowcount == 0:  # type: ignore[attr-defined]
+            raise CallLimitReached(
+                f"合约 #{contract.id} 今日调用次数已达上限 {contract.daily_limit} 次",
+                retry_after=_seconds_to_midnight(),
+            )
+
+
+def _seconds_to_midnight() -> int:
+    now = datetime.now(workdays.BEIJING)
+    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), workdays.BEIJING)
+    return max(1, int((midnight - now).total_seconds()))
+
+
+# ------------------------------------------------------------------ API delivery
+
+
+@dataclass
+class Call:
+    """What the access log needs about one delivery, filled in as it proceeds."""
+
+    call_id: str
+    contract_id: int
+    query: dict[str, str]
+    consumer: str = ""
+    provider: str = ""
+    resource: str = ""
+    purpose: str = ""
+    records: int = 0
+    masked: list[str] = field(default_factory=list)
+
+
+def serve_records(
+    session: Session, contract: Contract, call: Call, *, purpose: str | None, region: str | None
+) -> dict[str, Any]:
+    """One page of the contract's data, masked; the contract checked and counted first."""
+    if contract.delivery != "api":
+        raise WrongState(f"合约 #{contract.id} 的交付方式不是接口（{contract.delivery}）")
+    listing = session.get(Listing, contract.listing_id)
+    assert listing is not None
+    call.purpose = contract.purpose
+    check_use(session, contract, listing, purpose=purpose, region=region)
+    source = source_of(session, listing)
+    call.resource = source.label
+    if source.table is None:
+        raise WrongState("卖方尚未上传产品数据")
+    names = [f.name for f in source.fields]
+    columns = _asked_fields(names, call.query.get("fields"))
+    filters = _filters(source, call.query)
+    limit = _limit(call.query.get("limit"))
+    after = _cursor(call.query.get("cursor"))
+    count_use(session, contract)
+    rows = datastore.read_page(
+        session,
+        source.table,
+        source.fields,
+        filters=filters,
+        columns=columns,
+        limit=limit + 1,
+        after_row=after,
+    )
+    page, more = rows[:limit], len(rows) > limit
+    mask = record_masker({f.name: f.pi_kind for f in source.fields if f.name in columns})
+    records = [mask({k: v for k, v in row.items() if k != datastore.ROW_COLUMN})[0] for row in page]
+    call.records = len(records)
+    call.masked = [f.name for f in source.fields if f.name in columns and f.pi_kind != "none"]
+    return {
+        "contract": contract.id,
+        "records": records,
+        "next": str(page[-1][datastore.ROW_COLUMN]) if more else None,
+        "masked": call.masked,
+        "call": call.call_id,
+    }
+
+
+def _asked_fields(names: list[str], asked: str | None) -> list[str]:
+    if asked is None or not asked.strip():
+        return names
+    wanted = [n.strip() for n in asked.split(",") if n.strip()]
+    unknown = [n for n in wanted if n not in names]
+    if unknown:
+        raise InvalidInput(f"fields：没有信息项 {'、'.join(unknown)}", details={"field": unknown[0]})
+    return list(dict.fromkeys(wanted))
+
+
+def _filters(source: Source, query: dict[str, str]) -> dict[str, str]:
+    by_name = {f.name: f for f in source.fields}
+    filters = {k: v for k, v in query.items() if k not in RESERVED}
+    for name in filters:
+        spec = by_name.get(name)
+        if spec is None:
+            raise InvalidInput(f"{name}：没有这个信息项，不能按它筛选", details={"field": name})
+        if not spec.key:
+            keys = "、".join(f.name for f in source.fields if f.key) or "（无关键信息项）"
+            raise InvalidInput(f"{name}：只能按关键信息项筛选：{keys}", details={"field": name})
+    return filters
+
+
+def _limit(text: str | None) -> int:
+    if text is None:
+        return DEFAULT_LIMIT
+    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        raise InvalidInput(f"limit：应为 1 到 {MAX_LIMIT} 的整数", details={"field": "limit"})
+    return int(text)
+
+
+def _cursor(text: str | None) -> int | None:
+    if not text:
+        return None
+    if not text.isdigit() or len(text) > 18:
+        raise InvalidInput("cursor：无效的翻页游标", details={"field": "cursor"})
+    return int(text)
+
+
+# ------------------------------------------------------------------ file delivery
+
+
+def create_link(
+    session: Session, actor: Actor, contract_id: int, hours: int = LINK_HOURS
+) -> tuple[str, datetime]:
+    """A download link for a file-delivery contract, valid for ``hours``; the raw token is
+    returned once and only its hash kept."""
+    contract = exchange.get_contract(session, actor, contract_id)
+    if actor.org_id != contract.buyer_id:
+        raise WrongState("只有买方可以生成下载链接")
+    if contract.delivery != "file":
+        raise WrongState(f"合约 #{contract.id} 的交付方式不是文件（{contract.delivery}）")
+    listing = session.get(Listing, contract.listing_id)
+    assert listing is not None
+    check_use(session, contract, listing, purpose=None, region=None)
+    raw = secrets.token_urlsafe(24)
+    expires = utcnow() + timedelta(hours=hours)
+    session.add(
+        DownloadLink(
+            contract_id=contract.id,
+            token_hash=hashlib.sha256(raw.encode()).hexdigest(),
+            expires_at=expires,
+            created_by=actor.username,
+        )
+    )
+    session.flush()
+    return raw, expires
+
+
+@dataclass
+class FileOut:
+    contract: Contract
+    filename: str
+    body: bytes
+    records: int
+    masked: list[str]
+    resource: str
+
+
+def download(session: Session, raw: str) -> FileOut:
+    """The contract's data as CSV (personal fields masked), checked and counted like a call."""
+    link = session.execute(
+        select(DownloadLink).where(DownloadLink.token_hash == hashlib.sha256(raw.encode()).hexdigest())
+    ).scalar_one_or_none()
+    if link is None:
+        raise DeliveryDenied("invalid_link", "下载链接无效")
+    if link.expires_at < utcnow():
+        raise DeliveryDenied("link_expired", "下载链接已过期，请重新生成")
+    contract = session.get(Contract, link.contract_id)
+    listing = session.get(Listing, contract.listing_id) if contract else None
+    assert contract is not None
+    assert listing is not None
+    check_use(session, contract, listing, purpose=None, region=None)
+    count_use(session, contract)
+    source = source_of(session, listing)
+    if source.table is None:
+        raise WrongState("卖方尚未上传产品数据")
+    body, records, masked = _csv(session, source)
+    link.downloads += 1
+    return FileOut(contract, f"contract-{contract.id}.csv", body, records, masked, source.label)
+
+
+def _csv(session: Session, source: Source) -> tuple[bytes, int, list[str]]:
+    assert source.table is not None
+    mask = record_masker({f.name: f.pi_kind for f in source.fields})
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([f.title for f in source.fields])
+    count = 0
+    for row in _all_rows(session, source):
+        masked = mask(row)[0]
+        writer.writerow(["" if masked[f.name] is None else masked[f.name] for f in source.fields])
+        count += 1
+    masked_fields = [f.name for f in source.fields if f.pi_kind != "none"]
+    return ("\ufeff" + out.getvalue()).encode("utf-8"), count, masked_fields
+
+
+def _all_rows(session: Session, source: Source, page: int = 5000) -> Any:
+    assert source.table is not None
+    after: int | None = None
+    while True:
+        rows = datastore.read_page(session, source.table, source.fields, limit=page, after_row=after)
+        for row in rows:
+            yield {k: v for k, v in row.items() if k != datastore.ROW_COLUMN}
+        if len(rows) < page:
+            return
+        after = int(rows[-1][datastore.ROW_COLUMN])
+
+
+# ------------------------------------------------------------------ sandbox
+
+
+@dataclass(frozen=True)
+class SandboxTarget:
+    contract: Contract
+    listing: Listing
+    path: Path
+    personal: dict[str, frozenset[str]]
+    resource: str
+
+
+def sandbox_target(session: Session, actor: Actor, contract_id: int, data_dir: Path) -> SandboxTarget:
+    """The buyer's sandbox contract, checked for use now, with its DuckDB copy of the data
+    (built once per data version, under the data directory: 原始数据不出域)."""
+    contract = exchange.get_contract(session, actor, contract_id)
+    if actor.org_id != contract.buyer_id:
+        raise WrongState("只有买方可以在沙箱中计算")
+    if contract.delivery != "sandbox":
+        raise WrongState(f"合约 #{contract.id} 的交付方式不是沙箱（{contract.delivery}）")
+    listing = session.get(Listing, contract.listing_id)
+    assert listing is not None
+    check_use(session, contract, listing, purpose=None, region=None)
+    source = source_of(session, listing)
+    if source.table is None:
+        raise WrongState("产品数据尚未就绪")
+    path = data_dir / "sandbox" / f"listing-{listing.id}-{source.stamp or 'empty'}.duckdb"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        spec = _table_spec(listing, source)
+        sandbox.build_database(path, [(spec, _tuples(session, source))])
+    personal = {listing.table_name: frozenset(f.name for f in source.fields if f.pi_kind != "none")}
+    return SandboxTarget(contract, listing, path, personal, source.label)
+
+
+def _table_spec(listing: Listing, source: Source) -> sandbox.TableSpec:
+    return sandbox.TableSpec(
+        name=listing.table_name,
+        columns=tuple(sandbox.Column(f.name, DUCKDB_TYPES[f.type]) for f in source.fields),
+        personal=frozenset(f.name for f in source.fields if f.pi_kind != "none"),
+    )
+
+
+def _tuples(session: Session, source: Source) -> Any:
+    names = [f.name for f in source.fields]
+    converters = [_duck_value(f.type) for f in source.fields]
+    for row in _all_rows(session, source):
+        yield tuple(convert(row[n]) for n, convert in zip(names, converters, strict=True))
+
+
+def _duck_value(field_type: str) -> Any:
+    """Values as DuckDB wants them (SQLite hands dates back as text)."""
+    if field_type == "date":
+        return lambda v: date.fromisoformat(v) if isinstance(v, str) else v
+    if field_type == "datetime":
+        return lambda v: datetime.fromisoformat(v) if isinstance(v, str) else v
+    if field_type == "boolean":
+        return lambda v: None if v is None else bool(v)
+    return lambda v: v
+
+
+def table_schema(target: SandboxTarget) -> dict[str, Any]:
+    tables = sandbox.schema(target.path)
+    return {
+        "tables": [
+            {"name": t.name, "columns": [{"name": c.name, "type": c.type} for c in t.columns]} for t in tables
+        ],
+        "k": target.listing.k,
+    }
+
+
+def run_query(target: SandboxTarget, sql: str) -> sandbox.Result:
+    """Run the buyer's SQL under the rules of 可用不可见; SandboxRefused names the rule."""
+    try:
+        return sandbox.run_query(target.path, sql, k=target.listing.k, personal=target.personal)
+    except sandbox.SandboxRefused as refused:
+        raise SandboxRefused(refused.code, refused.message) from None
+
+
+def log_query(
+    session: Session,
+    actor: Actor,
+    contract_id: int,
+    sql: str,
+    *,
+    outcome: str,
+    code: str = "",
+    reason: str = "",
+    rows: int = 0,
+    suppressed: int = 0,
+    latency_ms: int = 0,
+) -> None:
+    session.add(
+        SandboxQuery(
+            contract_id=contract_id,
+            actor=actor.username,
+            sql=sql[:20000],
+            outcome=outcome,
+            code=code,
+            reason=reason[:2000],
+            rows=rows,
+            suppressed=suppressed,
+            latency_ms=latency_ms,
+        )
+    )
+
+
+def recent_queries(session: Session, contract_id: int, limit: int = 50) -> list[SandboxQuery]:
+    return list(
+        session.execute(
+            select(SandboxQuery)
+            .where(SandboxQuery.contract_id == contract_id)
+            .order_by(SandboxQuery.id.desc())
+            .limit(limit)
+        ).scalars()
+    )
