@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from yiwang.catalog import data as catalog_data
 from yiwang.catalog import service as catalog_service
 from yiwang.demo import catalog as demo_catalog
+from yiwang.demo import exchange as demo_exchange
 from yiwang.demo import registry as demo_registry
 from yiwang.demo import sharing as demo_sharing
 from yiwang.demo.departments import PROVINCIAL_DEPARTMENTS, city_departments
@@ -77,6 +78,7 @@ def build_demo(
             logins.append(Login(username, name, org, role))
 
         demo_registry.build_registry(session, actor, keyring, password, add_login)
+        demo_exchange.build_exchange(session, actor, keyring, password, add_login, suite=suite, seed=seed)
     return logins
 
 
@@ -202,6 +204,8 @@ def print_logins(console: Console, logins: list[Login], password: str) -> None:
         "staff_440000_amr",
         "staff_440100_amr",
         "staff_440300_amr",
+        "demo-buyer",
+        "ops_public",
     }
     for login in logins:
         if login.username in shown:
