@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -24,6 +27,7 @@ from yiwang.identity.errors import InvalidToken
 from yiwang.kit.errors import PlatformError, RateLimited
 from yiwang.kit.explain import explain
 from yiwang.registry import api as registry_api
+from yiwang.registry import jobs as registry_jobs
 from yiwang.runtime import Platform
 from yiwang.sharing import api as sharing_api
 from yiwang.web import mount as mount_pages
@@ -62,6 +66,7 @@ def create_app(platform: Platform | None = None) -> FastAPI:
         openapi_url="/api/v1/openapi.json",
         docs_url="/api/docs",
         redoc_url=None,
+        lifespan=_lifespan,
     )
     app.state.platform = platform
     app.add_middleware(RequestIdMiddleware)
@@ -80,6 +85,19 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     app.include_router(dcat.router)
     mount_pages(app)
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Background jobs while the app serves (each worker runs its own): the registry's log gets a
+    signed checkpoint at least every minute while it grows."""
+    checkpoints = registry_jobs.CheckpointJob(app.state.platform)
+    checkpoints.start()
+    app.state.registry_checkpoints = checkpoints
+    try:
+        yield
+    finally:
+        await run_in_threadpool(checkpoints.stop)
 
 
 class RequestIdMiddleware:

@@ -16,7 +16,7 @@ from yiwang.identity import repository
 from yiwang.identity import service as identity
 from yiwang.identity.authz import Actor
 from yiwang.registry import service
-from yiwang.registry.schemas import DecisionIn, ReportIn
+from yiwang.registry.schemas import ChangeIn, DecisionIn, LicenceIn, ReportIn
 from yiwang.runtime import Platform
 
 
@@ -136,3 +136,57 @@ def test_verify_needs_no_database(province_dir: Path, monkeypatch: pytest.Monkey
     code, out = run("certificate", "verify", str(province_dir.parent / "bad.json"))
     assert code == 1
     assert "JSON" in out
+
+
+def test_a_changed_and_licensed_certificate_verifies_with_its_licences(province_dir: Path) -> None:
+    """On both suites (SM3 hashes the bodies the change events chain together under 国密)."""
+    number = issue_one()
+    platform = Platform.from_settings(get_settings())
+    try:
+        with platform.session_scope() as db:
+
+            def actor(name: str) -> Actor:
+                user = repository.user_by_username(db, name)
+                assert user is not None
+                return identity.actor_for_user(user)
+
+            change = service.apply_change(
+                db, actor("holder"), number, ChangeIn(records=5, reason="数据清洗后记录数减少")
+            )
+            service.decide_change(
+                db,
+                actor("registrar"),
+                platform.keyring,
+                change.id,
+                DecisionIn(approve=True),
+                today=date(2026, 5, 6),
+            )
+            service.grant_licence(
+                db,
+                actor("holder"),
+                platform.keyring.suite_name,
+                number,
+                LicenceIn(
+                    licensee=ASSESSOR, right="processing", scope="合规评估", valid_until=date(2026, 12, 31)
+                ),
+                today=date(2026, 5, 6),
+            )
+    finally:
+        platform.close()
+    code, out = run("certificate", "export", number)
+    assert code == 0
+    bundle_file = province_dir / "cert.json"
+    bundle_file.write_text(out, encoding="utf-8")
+    code, out = run("certificate", "verify", str(bundle_file))
+    assert code == 0, out
+    out = " ".join(out.split())  # the console wraps long lines
+    assert "事件序号连续（1–3）" in out
+    assert "第 3 个事件（授权许可" in out
+    assert "凭证内容第 2 版" in out
+    assert f"数据加工使用权 → 广州数据合规评估有限公司（{ASSESSOR}），2026-05-06 至 2026-12-31" in out
+    data = json.loads(bundle_file.read_text(encoding="utf-8"))
+    data["events"][2]["leaf"] = data["events"][2]["leaf"].replace("合规评估", "任意用途")
+    bundle_file.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    code, out = run("certificate", "verify", str(bundle_file))
+    assert code == 1
+    assert "事件 3 的包含证明" in out

@@ -539,3 +539,133 @@ class TestHome:
         mine = holder.get("/registry/mine")
         assert mine.status_code == 200
         assert HOLDER not in mine.text or "还没有登记申请" in mine.text
+
+
+class TestChangeAndLicencePages:
+    def test_only_the_holder_sees_the_change_and_licence_forms(
+        self, holder: TestClient, visitor: TestClient, bank: TestClient, registry: Registry
+    ) -> None:
+        number = registry.certificate()
+        url = f"/registry/certificates/{number}"
+        mine = holder.get(url).text
+        assert f'action="{url}/changes"' in mine
+        assert f'action="{url}/licences"' in mine
+        assert 'name="records" inputmode="numeric" maxlength="30" value="1200000"' in mine  # prefilled
+        for other in (visitor, bank):
+            page = other.get(url).text
+            assert f'action="{url}/changes"' not in page
+            assert f'action="{url}/licences"' not in page
+            assert "暂无授权许可登记" in page
+
+    def test_a_change_applied_on_the_page_and_approved_by_the_registry(
+        self, holder: TestClient, operator: TestClient, registry: Registry
+    ) -> None:
+        number = registry.certificate()
+        url = f"/registry/certificates/{number}"
+        current = {
+            "name": "工商业用户用电数据集",
+            "description": "2020年以来广州市工商业用户的月度用电量（脱敏）",
+            "records": "1200000",
+            "size_bytes": "3000000000",
+            "update_frequency": "irregular",
+            "time_range": "",
+            "scenarios": "企业信用评估\n能耗分析",
+            "fingerprint": hashlib.sha256(b"dataset v1").hexdigest(),
+        }
+        unchanged = post_from(holder, url, f"{url}/changes", {**current, "reason": "无变化"})
+        assert unchanged.status_code == 422
+        assert "没有与现登记内容不同的变更事项" in unchanged.text
+        no_reason = post_from(holder, url, f"{url}/changes", {**current, "records": "1300000"})
+        assert no_reason.status_code == 422
+        assert "请说明变更理由" in no_reason.text
+        assert 'value="1300000"' in no_reason.text  # what was typed is kept
+
+        page = holder.get(url)
+        applied = holder.post(
+            f"{url}/changes",
+            data={**current, "records": "1,300,000", "reason": "新增2026年数据", "csrf_token": csrf(page)},
+            files={"file": ("v2.csv", SAMPLE, "text/csv")},
+            follow_redirects=False,
+        )
+        assert applied.status_code == 303, applied.text
+        after = holder.get(applied.headers["location"]).text
+        assert "变更申请已提交" in after
+        assert 'id="pending-change"' in after
+        assert f'action="{url}/changes"' not in after  # one change at a time
+
+        queue = operator.get("/registry/review").text
+        assert number in queue
+        assert "数据指纹、记录数" in queue
+        page = operator.get(url)
+        assert "/decision" in page.text
+        assert "1300000" in page.text
+        approved = post_from(
+            operator,
+            url,
+            re.search(r'action="(/registry/changes/\d+/decision)"', page.text).group(1),  # type: ignore[union-attr]
+            {"decision": "approve", "reason": "核准"},
+        )
+        assert approved.status_code == 303, approved.text
+        shown = operator.get(approved.headers["location"]).text
+        assert "变更已核准" in shown
+        assert hashlib.sha256(SAMPLE).hexdigest() in shown
+        assert '<dd class="cert-version">2' in shown
+        assert "<td>变更</td>" in shown  # the event in the history
+        with registry.platform.session_scope(read_only=True) as db:
+            body = json.loads(db.execute(select(Certificate.body)).scalar_one())
+        assert (body["records"], body["fingerprint"]) == (1_300_000, hashlib.sha256(SAMPLE).hexdigest())
+
+    def test_a_licence_registered_on_the_page_listed_and_ended(
+        self, holder: TestClient, visitor: TestClient, registry: Registry
+    ) -> None:
+        number = registry.certificate()
+        url = f"/registry/certificates/{number}"
+        until = str(date.today() + timedelta(days=180))
+        unknown = post_from(
+            holder,
+            url,
+            f"{url}/licences",
+            {"licensee": "NOSUCHORG", "right": "processing", "scope": "风控建模", "valid_until": until},
+        )
+        assert unknown.status_code == 422
+        assert "被许可方 NOSUCHORG 不存在" in unknown.text
+        assert 'value="NOSUCHORG"' in unknown.text
+        missing = post_from(holder, url, f"{url}/licences", {"licensee": BANK_B, "right": "processing"})
+        assert missing.status_code == 422
+        assert "请填写许可范围" in missing.text
+
+        granted = post_from(
+            holder,
+            url,
+            f"{url}/licences",
+            {"licensee": BANK_B, "right": "processing", "scope": "风控建模", "valid_until": until},
+        )
+        assert granted.status_code == 303, granted.text
+        public = visitor.get(url).text
+        assert "深圳某商业银行" in public
+        assert "风控建模" in public
+        assert "授权许可" in public  # the event
+        assert "/end" not in public  # no forms for a visitor
+
+        verified = visitor.get("/registry/verify", params={"number": number}).text
+        assert '<h2 class="verdict verdict-ok">有效</h2>' in verified
+        assert "凭证包中的第 2 个（最后一个）事件（授权许可）" in verified
+        assert re.search(r'class="bundle-licences"><p>#\d+ 数据加工使用权 → 深圳某商业银行', verified)
+
+        page = holder.get(url)
+        action = re.search(r'action="(/registry/licences/\d+/end)"', page.text).group(1)  # type: ignore[union-attr]
+        no_reason = post_from(holder, url, action, {"reason": ""})
+        assert no_reason.status_code == 422
+        assert "请说明理由" in no_reason.text
+        ended = post_from(holder, url, action, {"reason": "被许可方违约"})
+        assert ended.status_code == 303
+        after = holder.get(ended.headers["location"]).text
+        assert "许可已提前终止" in after
+        assert "已终止" in after
+        assert "被许可方违约" in after
+
+    def test_english_labels(self, visitor: TestClient, registry: Registry) -> None:
+        number = registry.certificate()
+        visitor.cookies.set("lang", "en")
+        page = visitor.get(f"/registry/certificates/{number}").text
+        assert "No licence registered." in page

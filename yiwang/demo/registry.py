@@ -1,5 +1,6 @@
-"""Demo registry: enterprises, an assessor and banks; certificates in every status, a pledge,
-and an application in public notice with an objection — all through the registry's verbs."""
+"""Demo registry: enterprises, an assessor and banks; certificates in every status, a pledge, a
+change registration (a new data version), a licence, and an application in public notice with an
+objection — all through the registry's verbs."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from yiwang.kit.crypto import Keyring
 from yiwang.kit.validators import make_uscc_from
 from yiwang.registry import log, service
 from yiwang.registry.models import Application
-from yiwang.registry.schemas import ApplicationIn, DecisionIn, ObjectionIn, ReportIn
+from yiwang.registry.schemas import ApplicationIn, ChangeIn, DecisionIn, LicenceIn, ObjectionIn, ReportIn
 
 # (code, name, region, account, role)
 ENTERPRISES = [
@@ -68,7 +69,8 @@ def build_registry(
     password: str,
     add_login: Callable[[str, str, str, str], None],
 ) -> None:
-    """Certificates active, pledged, cancelled and revoked; one application in notice with an objection."""
+    """Certificates active, pledged, cancelled and revoked; a change and a licence on the active one;
+    one application in notice with an objection."""
     for code, name, region, username, role in ENTERPRISES:
         identity.create_org(session, actor, code=code, name=name, parent=region, kind="enterprise")
         identity.create_user(
@@ -93,6 +95,7 @@ def build_registry(
         service.pledge(session, people["bank_gz"], suite, numbers[0])
         service.cancel(session, registrar, suite, numbers[2], "持有方申请注销：数据集停止更新")
         service.revoke(session, registrar, suite, numbers[3], "核查发现登记材料与事实不符")
+        _change_and_license(session, people, registrar, keyring, numbers[1], today)
     username, name, kind, rights = ASSETS[4]
     pending = _through_compliance(session, people, registrar, username, name, kind, rights, today)
     service.lodge_objection(
@@ -102,6 +105,46 @@ def build_registry(
         ObjectionIn(grounds="该数据集部分数据由我司采集，权属存在争议", name="某物流公司"),
     )
     log.signed_checkpoint(session, keyring)
+
+
+def _change_and_license(
+    session: Session, people: dict[str, Actor], registrar: Actor, keyring: Keyring, number: str, today: date
+) -> None:
+    """The port's data product gets a new data version (change registration, approved), then the
+    port licenses its operating right to the factory for a year."""
+    change = service.apply_change(
+        session,
+        people["ent_port"],
+        number,
+        ChangeIn(
+            records=1_350_000,
+            update_frequency="daily",
+            fingerprint=hashlib.sha256(b"container port data product v2").hexdigest(),
+            reason="新增2025年下半年作业数据，改为按日更新",
+        ),
+    )
+    service.decide_change(
+        session,
+        registrar,
+        keyring,
+        change.id,
+        DecisionIn(approve=True, reason="新版本数据样本与说明一致"),
+        today=today,
+    )
+    factory = next(code for code, *_rest, username, _role in ENTERPRISES if username == "ent_factory")
+    service.grant_licence(
+        session,
+        people["ent_port"],
+        keyring.suite_name,
+        number,
+        LicenceIn(
+            licensee=factory,
+            right="operating",
+            scope="在佛山制造业供应链金融产品中使用港口作业数据产品，不得转许可",
+            valid_until=today + timedelta(days=365),
+        ),
+        today=today,
+    )
 
 
 def _actor(session: Session, username: str) -> Actor:

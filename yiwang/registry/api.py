@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, UploadFile
 
 from yiwang.http import CurrentActor, DbSession, OptionalActor, RowId, platform
 from yiwang.identity import service as identity
+from yiwang.identity.models import Org
 from yiwang.kit.crypto import get_suite
 from yiwang.kit.errors import InvalidInput
 from yiwang.registry import bundle, log, service
-from yiwang.registry.models import Application, Certificate
-from yiwang.registry.schemas import ApplicationIn, DecisionIn, ObjectionIn, ReasonIn, ReportIn, TransferIn
+from yiwang.registry.models import Application, Certificate, ChangeRequest, Licence
+from yiwang.registry.schemas import (
+    ApplicationIn,
+    ChangeIn,
+    DecisionIn,
+    LicenceIn,
+    ObjectionIn,
+    ReasonIn,
+    ReportIn,
+    TransferIn,
+)
 
 router = APIRouter(prefix="/api/v1/registry", tags=["registry"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -182,6 +193,116 @@ def revoke(
     number: NUMBER, body: ReasonIn, actor: CurrentActor, db: DbSession, request: Request
 ) -> dict[str, Any]:
     return _certificate_out(db, service.revoke(db, actor, _suite(request), number, body.reason))
+
+
+# ------------------------------------------------------------------ change registration (变更登记)
+
+
+def _change_out(number: str, c: ChangeRequest) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "certificate": number,
+        "status": c.status,
+        "changes": json.loads(c.changes),
+        "before": json.loads(c.before),
+        "reason": c.reason,
+        "decision": c.decision,
+        "applicant": c.applicant,
+        "decided_by": c.decided_by or None,
+        "created_at": c.created_at,
+        "decided_at": c.decided_at,
+    }
+
+
+def _number_of(db: DbSession, c: ChangeRequest) -> str:
+    certificate = db.get(Certificate, c.certificate_id)
+    return certificate.number if certificate is not None else ""
+
+
+@router.post("/certificates/{number}/changes", status_code=201, responses=ERRORS)
+def apply_change(number: NUMBER, body: ChangeIn, actor: CurrentActor, db: DbSession) -> dict[str, Any]:
+    """The holder applies to change registered fields (only those given), with a reason."""
+    return _change_out(number, service.apply_change(db, actor, number, body))
+
+
+@router.get("/certificates/{number}/changes", responses=ERRORS)
+def list_changes(number: NUMBER, actor: CurrentActor, db: DbSession) -> list[dict[str, Any]]:
+    """The certificate's change applications, newest first (its holder, the registry, auditors)."""
+    return [_change_out(number, c) for c in service.changes_of(db, actor, number)]
+
+
+@router.get("/changes", responses=ERRORS)
+def pending_changes(actor: CurrentActor, db: DbSession) -> list[dict[str, Any]]:
+    """The registry's queue: change applications waiting for a decision, oldest first."""
+    return [_change_out(p.number, p.change) for p in service.pending_changes(db, actor)]
+
+
+@router.post("/changes/{change_id}/decision", responses=ERRORS)
+def decide_change(
+    change_id: RowId, body: DecisionIn, actor: CurrentActor, db: DbSession, request: Request
+) -> dict[str, Any]:
+    """The registry approves (the certificate is signed again, a ``change`` event is logged) or
+    refuses with a reason."""
+    change = service.decide_change(db, actor, platform(request).keyring, change_id, body)
+    return _change_out(_number_of(db, change), change)
+
+
+@router.post("/changes/{change_id}/withdraw", responses=ERRORS)
+def withdraw_change(change_id: RowId, actor: CurrentActor, db: DbSession) -> dict[str, Any]:
+    """The holder withdraws its change application before the decision."""
+    change = service.withdraw_change(db, actor, change_id)
+    return _change_out(_number_of(db, change), change)
+
+
+# ------------------------------------------------------------------ licence registration (授权许可登记)
+
+
+def _licence_out(
+    db: DbSession, number: str, licence: Licence, orgs: Mapping[int, Org] | None = None
+) -> dict[str, Any]:
+    orgs = orgs or identity.orgs_by_ids(db, {licence.licensee_id, licence.licensor_id})
+    return {
+        "id": licence.id,
+        "certificate": number,
+        "licensor": orgs[licence.licensor_id].code,
+        "licensee": orgs[licence.licensee_id].code,
+        "licensee_name": orgs[licence.licensee_id].name,
+        "right": licence.right,
+        "scope": licence.scope,
+        "valid_from": licence.valid_from,
+        "valid_until": licence.valid_until,
+        "status": service.licence_state(licence),
+        "end_reason": licence.end_reason or None,
+        "created_at": licence.created_at,
+        "ended_at": licence.ended_at,
+    }
+
+
+@router.post("/certificates/{number}/licences", status_code=201, responses=ERRORS)
+def grant_licence(
+    number: NUMBER, body: LicenceIn, actor: CurrentActor, db: DbSession, request: Request
+) -> dict[str, Any]:
+    """The holder licenses 加工使用权 (processing) or 产品经营权 (operating) to another org."""
+    return _licence_out(db, number, service.grant_licence(db, actor, _suite(request), number, body))
+
+
+@router.get("/certificates/{number}/licences", responses=ERRORS)
+def list_licences(number: NUMBER, db: DbSession) -> list[dict[str, Any]]:
+    """The certificate's licences (public, as the log is): active | pending | expired | ended."""
+    certificate, licences = service.licences_of(db, number)
+    ids = {i for licence in licences for i in (licence.licensee_id, licence.licensor_id)}
+    orgs = identity.orgs_by_ids(db, ids) if ids else {}
+    return [_licence_out(db, certificate.number, licence, orgs) for licence in licences]
+
+
+@router.post("/licences/{licence_id}/end", responses=ERRORS)
+def end_licence(
+    licence_id: RowId, body: ReasonIn, actor: CurrentActor, db: DbSession, request: Request
+) -> dict[str, Any]:
+    """End a licence before its term (the holder or the registry), with a reason."""
+    licence = service.end_licence(db, actor, _suite(request), licence_id, body.reason)
+    certificate = db.get(Certificate, licence.certificate_id)
+    return _licence_out(db, certificate.number if certificate is not None else "", licence)
 
 
 # ------------------------------------------------------------------ the transparency log (CONTRACT)

@@ -5,6 +5,13 @@ events with an inclusion proof, the signed checkpoint those proofs lead to, and 
 registry's public keys. :func:`verify` needs nothing else — no database, no network. Given
 a later checkpoint with a consistency proof from the bundle's, it also proves the log was
 only appended to in between (a history rewritten under the registry's own key fails here).
+
+The events tie together: each leaf numbers the certificate's events (``seq`` 1, 2, …), so a
+bundle that leaves one out fails; each carries the hash of the certificate body it was about,
+and a ``change`` event the hash of the body it replaced, so the chain of bodies runs from the
+issued one to the one in the bundle. The status and the licences in force are read from the
+leaves, as of the last event the bundle holds. A bundle cannot show that no event came after
+its checkpoint: for that, fetch a fresh bundle (the registry signs a checkpoint on demand).
 """
 
 from __future__ import annotations
@@ -68,6 +75,13 @@ class Outcome:
     status: str = ""
     number: str = ""
     checked: list[str] = field(default_factory=list)
+    events: int = 0  # how many of the certificate's events the bundle holds (all, numbered 1…n)
+    last_event: str = ""  # the kind of the last one, which the status is as of
+    last_at: str = ""
+    version: int = 1  # the certificate body's version (2, 3, … after change registrations)
+    checkpoint_size: int = 0
+    checkpoint_at: str = ""
+    licences: list[dict[str, Any]] = field(default_factory=list)  # in force as of the last event
 
     def fail(self, check: str) -> Outcome:
         self.ok, self.failed = False, check
@@ -102,24 +116,60 @@ def _verify(bundle: Mapping[str, Any], later: Mapping[str, Any] | None, outcome:
         return outcome.fail("检查点签名")
     outcome.checked.append("检查点签名")
     suite = checkpoint.suite
+    outcome.checkpoint_size, outcome.checkpoint_at = checkpoint.size, checkpoint.at
     body_hash = get_suite(suite).hash_hex(body.encode())
-    status = ""
+    current: str | None = None  # the body hash the events so far leave the certificate at
+    numbered = False
+    licences: dict[int, dict[str, Any]] = {}
     for n, event in enumerate(sorted(bundle["events"], key=lambda e: int(e["index"])), start=1):
         leaf = json.loads(event["leaf"])
-        if leaf["certificate"] != outcome.number or leaf["body_hash"] != body_hash:
+        details = leaf.get("details") or {}
+        if leaf["certificate"] != outcome.number:
             return outcome.fail(f"事件 {n} 与凭证不符")
+        if "seq" in leaf:  # leaves written before events were numbered have none
+            numbered = True
+            if leaf["seq"] != n:
+                return outcome.fail(f"事件序号（第 {n} 个事件的序号为 {leaf['seq']}：凭证包缺少事件）")
+        before = details.get("previous_body_hash") if leaf["event"] == "change" else leaf["body_hash"]
+        if current is not None and before != current:
+            return outcome.fail(f"事件 {n} 与凭证不符（凭证内容的变更链断开）")
+        current = leaf["body_hash"]
         proof = [bytes.fromhex(p) for p in event["inclusion"]]
         hashed = leaf_hash(suite, str(event["leaf"]).encode())
         if not verify_inclusion(suite, hashed, int(event["index"]), checkpoint.size, proof, checkpoint.root):
             return outcome.fail(f"事件 {n} 的包含证明")
-        status = str(leaf["status"])
-    if not status:
+        _follow_licences(licences, leaf["event"], details)
+        outcome.status, outcome.last_event, outcome.last_at = str(leaf["status"]), leaf["event"], leaf["at"]
+        outcome.events = n
+    if not outcome.events:
         return outcome.fail("凭证没有任何登记事件")
-    outcome.checked.append(f"{len(bundle['events'])} 个事件的包含证明")
-    outcome.status = status
+    if current != body_hash:
+        return outcome.fail(f"事件 {outcome.events} 与凭证不符（凭证内容不是最后一个事件所登记的）")
+    outcome.checked.append(f"{outcome.events} 个事件的包含证明")
+    if numbered:
+        outcome.checked.append(f"事件序号连续（1–{outcome.events}）")
+    outcome.version = int(certificate.get("version", 1))
+    today = checkpoint.at[:10]
+    outcome.licences = [
+        {**licence, "expired": str(licence["valid_until"]) < today} for licence in licences.values()
+    ]
     if later is not None:
         return _verify_later(keys, checkpoint, later, outcome)
     return outcome
+
+
+def _follow_licences(licences: dict[int, dict[str, Any]], kind: str, details: Mapping[str, Any]) -> None:
+    """The licences in force after an event: granted by ``licence``, ended by ``licence_end`` or
+    with the certificate (``licences_ended`` of a cancellation or revocation)."""
+    if kind == "licence":
+        licences[int(details["licence"])] = {
+            key: details.get(key)
+            for key in ("licence", "licensee", "licensee_name", "right", "scope", "valid_from", "valid_until")
+        }
+    elif kind == "licence_end":
+        licences.pop(int(details["licence"]), None)
+    for ended in details.get("licences_ended") or ():
+        licences.pop(int(ended), None)
 
 
 def _verify_later(keys: Any, checkpoint: Checkpoint, later: Mapping[str, Any], outcome: Outcome) -> Outcome:

@@ -83,6 +83,20 @@ def verify(
     out.print(
         f"截至检查点的状态：{service.STATUS_ZH.get(outcome.status, outcome.status)}（{outcome.status}）"
     )
+    event = service.EVENT_ZH.get(outcome.last_event, outcome.last_event)
+    out.print(
+        f"依据：该凭证的第 {outcome.events} 个事件（{event}，{outcome.last_at}）；"
+        f"检查点：{outcome.checkpoint_size} 个叶子，{outcome.checkpoint_at}；凭证内容第 {outcome.version} 版"
+    )
+    if outcome.licences:
+        out.print("登记在册的授权许可（截至检查点）：")
+        for licence in outcome.licences:
+            right = service.RIGHTS_ZH.get(str(licence["right"]), str(licence["right"]))
+            expired = "（已到期）" if licence["expired"] else ""
+            out.print(
+                f"  #{licence['licence']} {right} → {licence['licensee_name']}（{licence['licensee']}），"
+                f"{licence['valid_from']} 至 {licence['valid_until']}{expired}；范围：{licence['scope']}"
+            )
 
 
 @registry_app.command("issue")

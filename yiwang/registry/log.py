@@ -24,7 +24,28 @@ def append(session: Session, suite: str, data: bytes) -> tuple[int, str]:
 
 
 def signed_checkpoint(session: Session, keyring: Keyring) -> Checkpoint:
-    """The checkpoint of the current tree, signed now if the tree grew since the last one."""
+    """The checkpoint of the current tree: the latest stored one when the tree has not grown since,
+    else one signed now. Signing locks the tree's head like an append, and a size already signed
+    is returned, not signed again: several workers store one checkpoint per size. The unlocked look
+    first keeps busy readers (bundle downloads, the checkpoint endpoint) off the append lock."""
+    log = tree(keyring.suite_name)
+    latest = log.latest_checkpoint(session)
+    if latest is not None and latest.size == log.size(session):
+        return latest
+    return log.sign_checkpoint(session, keyring)
+
+
+def grown(session: Session, suite: str) -> bool:
+    """Whether the tree has leaves that no stored checkpoint covers yet."""
+    log = tree(suite)
+    latest = log.latest_checkpoint(session)
+    return log.size(session) > (latest.size if latest is not None else 0)
+
+
+def checkpoint_if_grown(session: Session, keyring: Keyring) -> Checkpoint | None:
+    """Sign a checkpoint when the tree has grown since the latest one; None when it has not."""
+    if not grown(session, keyring.suite_name):
+        return None
     return tree(keyring.suite_name).sign_checkpoint(session, keyring)
 
 

@@ -102,3 +102,43 @@ class CertificateSequence(Base):
 
     year: Mapped[int] = mapped_column(Integer, primary_key=True)
     last: Mapped[int] = mapped_column(Integer)
+
+
+class ChangeRequest(Base):
+    """A change registration (变更登记): the holder asks to change registered fields of a certificate."""
+
+    __tablename__ = "registry_change"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("registry_certificate.id"), index=True)
+    holder_id: Mapped[int] = mapped_column(ForeignKey("org.id"))  # the holder when it applied
+    changes: Mapped[str] = mapped_column(Text)  # JSON object: field → new value (only fields that differ)
+    before: Mapped[str] = mapped_column(Text)  # JSON object: field → value when applied
+    reason: Mapped[str] = mapped_column(Text)
+    # submitted | approved | refused | withdrawn | lapsed (transferred, cancelled or revoked meanwhile)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    decision: Mapped[str] = mapped_column(Text, default="")
+    applicant: Mapped[str] = mapped_column(String(64))
+    decided_by: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column()
+
+
+class Licence(Base):
+    """A licence registration (授权许可登记): usage rights of a certificate licensed to another org."""
+
+    __tablename__ = "registry_licence"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("registry_certificate.id"), index=True)
+    licensor_id: Mapped[int] = mapped_column(ForeignKey("org.id"))  # the holder that granted it
+    licensee_id: Mapped[int] = mapped_column(ForeignKey("org.id"), index=True)
+    right: Mapped[str] = mapped_column(String(20))  # processing | operating
+    scope: Mapped[str] = mapped_column(Text)
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20))  # active | ended (expiry is by date, not a status)
+    end_reason: Mapped[str] = mapped_column(Text, default="")
+    granted_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column()

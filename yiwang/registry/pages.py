@@ -1,7 +1,8 @@
 """The registry's pages: the public register and the log's checkpoint, the application form with the
 fingerprint upload, the holder's applications, the registry's and the assessor's review queue, the
-public notice with its objection form, certificate pages (QR code, bank pledges, the registry's
-transfer / cancel / revoke), and the public verification page.
+public notice with its objection form, certificate pages (QR code, bank pledges, the holder's change
+registrations and licences, the registry's decisions on changes and its transfer / cancel / revoke),
+and the public verification page.
 
 Every change goes through the registry's service functions with the signed-in actor, which check
 the authorization table. The registry may not import the page shell (import-linter): it renders
@@ -32,15 +33,15 @@ from sqlalchemy.orm import Session
 
 from yiwang.http import CurrentActor, DbSession, OptionalActor, RowId, platform
 from yiwang.identity import service as identity
-from yiwang.identity.authz import Actor, authorize, reach
+from yiwang.identity.authz import AccessDenied, Actor, authorize, reach
 from yiwang.identity.models import Org
 from yiwang.kit import workdays
 from yiwang.kit.crypto import get_suite
 from yiwang.kit.errors import InvalidInput, NotFound, PermissionDenied, PlatformError
 from yiwang.kit.explain import explain
 from yiwang.registry import bundle, log, service
-from yiwang.registry.models import Application
-from yiwang.registry.schemas import ApplicationIn, DecisionIn, ObjectionIn, ReportIn
+from yiwang.registry.models import Application, Certificate, ChangeRequest, Licence
+from yiwang.registry.schemas import ApplicationIn, ChangeIn, DecisionIn, LicenceIn, ObjectionIn, ReportIn
 
 router = APIRouter(include_in_schema=False)
 
@@ -73,6 +74,12 @@ DONE = (
     "transfer",
     "cancel",
     "revoke",
+    "change",
+    "change_approved",
+    "change_refused",
+    "change_withdrawn",
+    "licence",
+    "licence_end",
 )
 APPLY_INPUTS = (
     "name",
@@ -101,6 +108,148 @@ REQUIRED = {
 }
 
 
+# The texts of the change and licence forms and events. They belong with the other registry texts
+# in the page shell's catalog (yiwang/web/i18n.py); until they move there, templates look them up
+# with the ``tx`` macro: this table in the page's language, then the shell's ``t``.
+TEXT: dict[str, dict[str, str]] = {
+    "zh": {
+        "registry.event.licence": "授权许可",
+        "registry.event.licence_end": "许可终止",
+        "registry.detail.change": "变更申请",
+        "registry.detail.fields": "变更事项",
+        "registry.detail.previous_body_hash": "变更前凭证哈希",
+        "registry.detail.licence": "许可",
+        "registry.detail.licensee": "被许可方",
+        "registry.detail.licensee_name": "被许可方名称",
+        "registry.detail.right": "权利",
+        "registry.detail.scope": "范围",
+        "registry.detail.valid_from": "起始",
+        "registry.detail.valid_until": "截止",
+        "registry.detail.licences_ended": "随之终止的许可",
+        "registry.detail.pledge_ended": "随之终止的质押",
+        "registry.done.change": "变更申请已提交，等待登记机构审核。",
+        "registry.done.change_approved": "变更已核准：凭证已重新签名，变更事件已记入透明日志。",
+        "registry.done.change_refused": "已决定不予变更。",
+        "registry.done.change_withdrawn": "变更申请已撤回。",
+        "registry.done.licence": "授权许可已登记。",
+        "registry.done.licence_end": "许可已提前终止。",
+        "registry.cert.version": "凭证版本",
+        "registry.verify.as_of": "状态依据",
+        "registry.verify.event_n": "凭证包中的第 {n} 个（最后一个）事件",
+        "registry.licence.title": "授权许可",
+        "registry.licence.none": "暂无授权许可登记。",
+        "registry.licence.licensee": "被许可方",
+        "registry.licence.right": "许可的权利",
+        "registry.licence.scope": "许可范围（用途、方式、地域等）",
+        "registry.licence.period": "许可期限",
+        "registry.licence.valid_from": "起始日（默认今天）",
+        "registry.licence.valid_until": "截止日",
+        "registry.licence.state": "状态",
+        "registry.licence.active": "有效",
+        "registry.licence.pending": "未开始",
+        "registry.licence.expired": "已到期",
+        "registry.licence.ended": "已终止",
+        "registry.licence.grant": "登记授权许可",
+        "registry.licence.grant_hint": (
+            "持有方将数据加工使用权或数据产品经营权许可给其他单位；许可期限不超过凭证有效期。"
+            "已质押的凭证须先解除质押。"
+        ),
+        "registry.licence.licensee_code": "被许可方统一社会信用代码或单位代码",
+        "registry.licence.end": "提前终止",
+        "registry.licence.end_reason": "终止理由",
+        "registry.change.title": "变更登记",
+        "registry.change.hint": (
+            "修改需要变更的登记事项并说明理由，登记机构审核通过后凭证重新签名。"
+            "持有方、权利类型与个人信息不在此变更：持有方变化请办理转让，其余请重新申请登记。"
+            "质押期间可以变更，质权人可在透明日志中看到变更。"
+        ),
+        "registry.change.submit": "提交变更申请",
+        "registry.change.pending": "待审核的变更申请",
+        "registry.change.field": "登记事项",
+        "registry.change.before": "现登记内容",
+        "registry.change.after": "申请变更为",
+        "registry.change.reason": "变更理由",
+        "registry.change.applicant": "申请人",
+        "registry.change.approve": "核准变更",
+        "registry.change.refuse": "不予变更",
+        "registry.change.decide": "提交审核结果",
+        "registry.change.withdraw": "撤回变更申请",
+        "registry.change.file": "或上传新版本数据集（平台计算新指纹）",
+        "registry.change.queue": "待审核的变更登记",
+        "registry.change.open": "前往凭证页审核",
+    },
+    "en": {
+        "registry.event.licence": "Licence",
+        "registry.event.licence_end": "Licence ended",
+        "registry.detail.change": "Change application",
+        "registry.detail.fields": "Fields changed",
+        "registry.detail.previous_body_hash": "Previous certificate hash",
+        "registry.detail.licence": "Licence",
+        "registry.detail.licensee": "Licensee",
+        "registry.detail.licensee_name": "Licensee name",
+        "registry.detail.right": "Right",
+        "registry.detail.scope": "Scope",
+        "registry.detail.valid_from": "From",
+        "registry.detail.valid_until": "Until",
+        "registry.detail.licences_ended": "Licences ended with it",
+        "registry.detail.pledge_ended": "Pledge ended with it",
+        "registry.done.change": "Change application submitted; the registry will review it.",
+        "registry.done.change_approved": (
+            "Change approved: the certificate is signed again and the change is in the log."
+        ),
+        "registry.done.change_refused": "Change refused.",
+        "registry.done.change_withdrawn": "Change application withdrawn.",
+        "registry.done.licence": "Licence registered.",
+        "registry.done.licence_end": "Licence ended.",
+        "registry.cert.version": "Certificate version",
+        "registry.verify.as_of": "Status as of",
+        "registry.verify.event_n": "event {n}, the last in the bundle",
+        "registry.licence.title": "Licences",
+        "registry.licence.none": "No licence registered.",
+        "registry.licence.licensee": "Licensee",
+        "registry.licence.right": "Right licensed",
+        "registry.licence.scope": "Scope (purpose, manner, region …)",
+        "registry.licence.period": "Term",
+        "registry.licence.valid_from": "From (default today)",
+        "registry.licence.valid_until": "Until",
+        "registry.licence.state": "State",
+        "registry.licence.active": "In force",
+        "registry.licence.pending": "Not begun",
+        "registry.licence.expired": "Expired",
+        "registry.licence.ended": "Ended",
+        "registry.licence.grant": "Register a licence",
+        "registry.licence.grant_hint": (
+            "The holder licenses processing or operating rights to another organisation, within the "
+            "certificate's validity. A pledged certificate must be released first."
+        ),
+        "registry.licence.licensee_code": "Licensee credit code or org code",
+        "registry.licence.end": "End early",
+        "registry.licence.end_reason": "Reason",
+        "registry.change.title": "Change registration",
+        "registry.change.hint": (
+            "Edit the registered fields to change and give a reason; once the registry approves, the "
+            "certificate is signed again. Holder, rights and personal information are not changed here."
+        ),
+        "registry.change.submit": "Apply for the change",
+        "registry.change.pending": "Change application under review",
+        "registry.change.field": "Field",
+        "registry.change.before": "Registered",
+        "registry.change.after": "Change to",
+        "registry.change.reason": "Reason",
+        "registry.change.applicant": "Applicant",
+        "registry.change.approve": "Approve",
+        "registry.change.refuse": "Refuse",
+        "registry.change.decide": "Submit decision",
+        "registry.change.withdraw": "Withdraw the application",
+        "registry.change.file": "or upload the new dataset version (the platform fingerprints it)",
+        "registry.change.queue": "Change registrations to review",
+        "registry.change.open": "Review on the certificate page",
+    },
+}
+CHANGE_INPUTS = (*service.CHANGEABLE, "file", "reason")
+LICENCE_INPUTS = ("licensee", "right", "scope", "valid_from", "valid_until")
+
+
 # ------------------------------------------------------------------ helpers
 
 
@@ -116,6 +265,7 @@ def _render(
     if not getattr(request.state, "csrf_token", ""):
         token = _public_token(request)
     full["public_token"] = token
+    full["registry_text"] = TEXT
     response = renderer(request, template, full, status=status)
     if token:
         response.set_cookie(
@@ -542,6 +692,15 @@ def _review_page(
         "notice": by_status["notice"] + by_status["paused"],
         "objected": [r for r in rows if r["open_objections"]],
         "due": due,
+        "changes": [
+            {
+                "change": p.change,
+                "number": p.number,
+                "name": p.name,
+                "fields": "、".join(t for t in map(service.FIELD_ZH.get, json.loads(p.change.changes)) if t),
+            }
+            for p in (service.pending_changes(db, actor) if registry else [])
+        ],
         "today": today,
         "errors": dict(errors or {}),
         "kept": dict(kept or {}),
@@ -780,13 +939,20 @@ def _certificate_page(
 ) -> Response:
     number = _checked_number(number)
     certificate, events = service.certificate_events(db, number)
-    orgs = _orgs(db, {certificate.holder_id, certificate.pledgee_id})
+    _, licences = service.licences_of(db, number)
+    orgs = _orgs(
+        db, {certificate.holder_id, certificate.pledgee_id, *(licence.licensee_id for licence in licences)}
+    )
     holder, pledgee = orgs.get(certificate.holder_id), orgs.get(certificate.pledgee_id or 0)
     bank = _can(actor, "registry.pledge")
     registry = _can(actor, "registry.review")
+    holds = _holds(actor, holder)
     own_pledge = (
         actor is not None and certificate.pledgee_id is not None and certificate.pledgee_id == actor.org_id
     )
+    live = certificate.status in ("active", "pledged")
+    pending = _pending_change(db, actor, certificate) if holds or registry else None
+    current = service.registered_fields(db, certificate)
     _viewer(request, db, actor)
     context = {
         "c": certificate,
@@ -797,6 +963,11 @@ def _certificate_page(
             {"kind": e.kind, "at": e.at, "index": e.leaf_index, "hash": e.leaf_hash, **_event_details(e.leaf)}
             for e in events
         ],
+        "licences": [_licence_shape(licence, orgs) for licence in licences],
+        "pending": pending,
+        "current": {**current, "scenarios": "\n".join(current["scenarios"] or [])},
+        "frequencies": FREQUENCIES,
+        "licensable": _licensable(json.loads(certificate.body).get("rights", [])),
         "qr": _qr_svg(request, number),
         "verify_url": "/registry/verify?number=" + number,
         "can": {
@@ -804,7 +975,12 @@ def _certificate_page(
             "release": bank and certificate.status == "pledged" and own_pledge,
             "transfer": registry and certificate.status == "active",
             "cancel": registry and certificate.status == "active",
-            "revoke": registry and certificate.status in ("active", "pledged"),
+            "revoke": registry and live,
+            "change": holds and live and pending is None,
+            "licence": holds and certificate.status == "active",
+            "end_licence": (holds or registry) and live,
+            "decide_change": registry and pending is not None,
+            "withdraw_change": holds and pending is not None,
         },
         "errors": dict(errors or {}),
         "kept": dict(kept or {}),
@@ -813,12 +989,83 @@ def _certificate_page(
     return _render(request, "registry/certificate.html", context, status=status)
 
 
+def _holds(actor: Actor | None, holder: Org | None) -> bool:
+    """Whether the actor acts for the certificate's holder (its staff, or a CDO above it)."""
+    if actor is None or holder is None or reach(actor, "registry.hold") is None:
+        return False
+    try:
+        authorize(actor, "registry.hold", org_path=holder.path)
+    except AccessDenied:
+        return False
+    return True
+
+
+def _licensable(rights: Sequence[str]) -> list[str]:
+    """The rights a holder may license: those registered (持有权 includes licensing processing)."""
+    return [
+        r for r in ("processing", "operating") if r in rights or (r == "processing" and "holding" in rights)
+    ]
+
+
+def _pending_change(db: Session, actor: Actor | None, certificate: Certificate) -> dict[str, Any] | None:
+    if actor is None:
+        return None
+    waiting = [c for c in service.changes_of(db, actor, certificate.number) if c.status == "submitted"]
+    return _change_shape(waiting[0]) if waiting else None
+
+
+def _change_shape(change: ChangeRequest) -> dict[str, Any]:
+    after, before = json.loads(change.changes), json.loads(change.before)
+    return {
+        "id": change.id,
+        "reason": change.reason,
+        "applicant": change.applicant,
+        "created_at": change.created_at,
+        "rows": [
+            {"field": key, "before": _shown(before.get(key)), "after": _shown(value)}
+            for key, value in after.items()
+        ],
+    }
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list):
+        return "、".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def _licence_shape(licence: Licence, orgs: Mapping[int, Org]) -> dict[str, Any]:
+    licensee = orgs.get(licence.licensee_id)
+    return {
+        "id": licence.id,
+        "right": licence.right,
+        "licensee": licensee.code if licensee else "",
+        "licensee_name": licensee.name if licensee else "",
+        "scope": licence.scope,
+        "valid_from": licence.valid_from,
+        "valid_until": licence.valid_until,
+        "state": service.licence_state(licence),
+        "end_reason": licence.end_reason,
+    }
+
+
 def _event_details(leaf: str) -> dict[str, Any]:
     try:
         details = json.loads(leaf).get("details", {})
     except (ValueError, AttributeError):
         details = {}
-    return {"details": details if isinstance(details, dict) else {}}
+    if not isinstance(details, dict):
+        return {"details": {}}
+    shown = {}
+    for key, value in details.items():
+        if value is None:
+            continue  # e.g. no pledge ended by a revocation
+        if key == "fields" and isinstance(value, list):
+            value = [service.FIELD_ZH.get(str(v), str(v)) for v in value]
+        if key == "right":
+            value = service.RIGHTS_ZH.get(str(value), value)
+        shown[key] = _shown(value)
+    return {"details": shown}
 
 
 @router.get("/registry/certificates/{number}")
@@ -974,6 +1221,260 @@ def revoke(
     )
 
 
+# ------------------------------------------------------------------ change registrations and licences
+
+
+def _explained(exc: ValidationError) -> str:
+    return "；".join(f"{p['field']}：{p['reason']}" for p in explain(exc.errors())[:3])
+
+
+@router.post("/registry/certificates/{number}/changes")
+def apply_change(
+    request: Request,
+    number: str,
+    actor: CurrentActor,
+    db: DbSession,
+    name: Short = "",
+    description: Text = "",
+    records: Annotated[str, Form(max_length=30)] = "",
+    size_bytes: Annotated[str, Form(max_length=30)] = "",
+    update_frequency: Annotated[str, Form(max_length=20)] = "",
+    time_range: Annotated[str, Form(max_length=100)] = "",
+    scenarios: Text = "",
+    fingerprint: Annotated[str, Form(max_length=200)] = "",
+    reason: Text = "",
+    file: Annotated[UploadFile | None, File()] = None,
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """The holder's change form: every changeable field comes prefilled; the service keeps those
+    that differ from the registration."""
+    _check_csrf(request, csrf_token)
+    authorize(actor, "registry.hold", target_type="certificate", target_id=number[:40])
+    kept = {
+        "name": name,
+        "description": description,
+        "records": records,
+        "size_bytes": size_bytes,
+        "update_frequency": update_frequency,
+        "time_range": time_range,
+        "scenarios": scenarios,
+        "fingerprint": fingerprint,
+        "reason": reason,
+    }
+
+    def refuse(message: str) -> Response:
+        return _certificate_page(
+            request, db, actor, number, errors={"change": message}, kept={"change": kept}, status=422
+        )
+
+    if file is not None and file.filename:
+        try:
+            kept["fingerprint"], _size = _fingerprint(request, file)
+        except InvalidInput as exc:
+            return refuse(exc.message.removeprefix("file："))
+    errors: dict[str, str] = {}
+    counts = {
+        "records": _count(records, "记录数", errors, "records"),
+        "size_bytes": _count(size_bytes, "数据量（字节）", errors, "size_bytes"),
+    }
+    if errors:
+        return refuse("；".join(errors.values()))
+    if not reason.strip():
+        return refuse("请说明变更理由")
+    lines = [line.strip() for line in LINES.split(scenarios) if line.strip()]
+    try:
+        data = ChangeIn.model_validate(
+            {
+                "name": name.strip() or None,
+                "description": description.strip() or None,
+                **counts,
+                "update_frequency": update_frequency if update_frequency in FREQUENCIES else None,
+                "time_range": time_range.strip(),
+                "scenarios": lines or None,
+                "fingerprint": kept["fingerprint"].strip().lower() or None,
+                "reason": reason.strip(),
+            }
+        )
+    except ValidationError as exc:
+        return refuse(_explained(exc))
+    return _certificate_action(
+        request, db, actor, number, "change", kept, lambda n: service.apply_change(db, actor, n, data)
+    )
+
+
+def _change_number(db: Session, change_id: int) -> str:
+    change = db.get(ChangeRequest, change_id)
+    certificate = db.get(Certificate, change.certificate_id) if change is not None else None
+    if certificate is None:
+        raise service.ChangeNotFound(f"变更申请 #{change_id} 不存在")
+    return certificate.number
+
+
+@router.post("/registry/changes/{change_id}/decision")
+def decide_change(
+    request: Request,
+    change_id: RowId,
+    actor: CurrentActor,
+    db: DbSession,
+    decision: Annotated[str, Form(max_length=20)] = "",
+    reason: Text = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    _check_csrf(request, csrf_token)
+    authorize(actor, "registry.review", target_type="registry_change", target_id=change_id)
+    number = _change_number(db, change_id)
+    kept = {"decision": decision, "reason": reason}
+    approve, error = _decision(decision, reason, "approve", "refuse")
+    if approve is None:
+        return _certificate_page(
+            request, db, actor, number, errors={"decide": error or ""}, kept={"decide": kept}, status=422
+        )
+    keyring = platform(request).keyring
+    response = _certificate_action(
+        request,
+        db,
+        actor,
+        number,
+        "decide",
+        kept,
+        lambda _n: service.decide_change(
+            db, actor, keyring, change_id, DecisionIn(approve=approve, reason=reason.strip())
+        ),
+    )
+    return _redone(response, "change_approved" if approve else "change_refused")
+
+
+def _redone(response: Response, done: str) -> Response:
+    """A successful action's redirect, with the message for what was done."""
+    if isinstance(response, RedirectResponse):
+        location = response.headers["location"].split("?", 1)[0]
+        return RedirectResponse(f"{location}?done={done}", status_code=303)
+    return response
+
+
+@router.post("/registry/changes/{change_id}/withdraw")
+def withdraw_change(
+    request: Request,
+    change_id: RowId,
+    actor: CurrentActor,
+    db: DbSession,
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    _check_csrf(request, csrf_token)
+    number = _change_number(db, change_id)
+    response = _certificate_action(
+        request, db, actor, number, "withdraw", {}, lambda _n: service.withdraw_change(db, actor, change_id)
+    )
+    return _redone(response, "change_withdrawn")
+
+
+@router.post("/registry/certificates/{number}/licences")
+def grant_licence(
+    request: Request,
+    number: str,
+    actor: CurrentActor,
+    db: DbSession,
+    licensee: Annotated[str, Form(max_length=100)] = "",
+    right: Annotated[str, Form(max_length=20)] = "",
+    scope: Text = "",
+    valid_from: Annotated[str, Form(max_length=20)] = "",
+    valid_until: Annotated[str, Form(max_length=20)] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    _check_csrf(request, csrf_token)
+    authorize(actor, "registry.hold", target_type="certificate", target_id=number[:40])
+    kept = {
+        "licensee": licensee,
+        "right": right,
+        "scope": scope,
+        "valid_from": valid_from,
+        "valid_until": valid_until,
+    }
+    missing = [
+        message
+        for value, message in (
+            (licensee, "请填写被许可方代码"),
+            (right, "请选择许可的权利"),
+            (scope, "请填写许可范围"),
+            (valid_until, "请填写许可截止日"),
+        )
+        if not value.strip()
+    ]
+    if missing:
+        return _certificate_page(
+            request,
+            db,
+            actor,
+            number,
+            errors={"licence": "；".join(missing)},
+            kept={"licence": kept},
+            status=422,
+        )
+    try:
+        data = LicenceIn.model_validate(
+            {
+                "licensee": licensee.strip(),
+                "right": right,
+                "scope": scope.strip(),
+                "valid_from": valid_from.strip() or None,
+                "valid_until": valid_until.strip(),
+            }
+        )
+    except ValidationError as exc:
+        return _certificate_page(
+            request,
+            db,
+            actor,
+            number,
+            errors={"licence": _explained(exc)},
+            kept={"licence": kept},
+            status=422,
+        )
+    suite = _suite(request)
+    return _certificate_action(
+        request,
+        db,
+        actor,
+        number,
+        "licence",
+        kept,
+        lambda n: service.grant_licence(db, actor, suite, n, data),
+    )
+
+
+@router.post("/registry/licences/{licence_id}/end")
+def end_licence(
+    request: Request,
+    licence_id: RowId,
+    actor: CurrentActor,
+    db: DbSession,
+    reason: Text = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    _check_csrf(request, csrf_token)
+    if not _can(actor, "registry.review"):
+        authorize(actor, "registry.hold", target_type="registry_licence", target_id=licence_id)
+    licence = db.get(Licence, licence_id)
+    certificate = db.get(Certificate, licence.certificate_id) if licence is not None else None
+    if certificate is None:
+        raise service.LicenceNotFound(f"许可 #{licence_id} 不存在")
+    key, kept = f"end-{licence_id}", {"reason": reason}
+    refused = _reason_required(request, db, actor, certificate.number, key, kept)
+    if refused is not None:
+        return refused
+    suite = _suite(request)
+    response = _certificate_action(
+        request,
+        db,
+        actor,
+        certificate.number,
+        key,
+        kept,
+        lambda _n: service.end_licence(db, actor, suite, licence_id, reason.strip()),
+    )
+    return _redone(response, "licence_end")
+
+
 # ------------------------------------------------------------------ public verification
 
 
@@ -1003,6 +1504,10 @@ def _outcome(outcome: bundle.Outcome, source: str, **extra: Any) -> dict[str, An
         "status": outcome.status,
         "number": outcome.number,
         "checked": list(outcome.checked),
+        "events": outcome.events,
+        "last_event": outcome.last_event,
+        "version": outcome.version,
+        "licences": list(outcome.licences),
         "source": source,
         **extra,
     }

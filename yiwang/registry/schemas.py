@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -11,6 +12,7 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
 Right = Literal["holding", "processing", "operating"]
 Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+Frequency = Literal["realtime", "daily", "weekly", "monthly", "quarterly", "yearly", "irregular"]
 
 
 class Strict(BaseModel):
@@ -29,9 +31,7 @@ class ApplicationIn(Strict):
     records: Annotated[int, Field(ge=0, le=10**15)] = 0
     size_bytes: Annotated[int, Field(ge=0, le=10**18)] = 0
     field_summary: OptionalText = ""
-    update_frequency: Literal[
-        "realtime", "daily", "weekly", "monthly", "quarterly", "yearly", "irregular"
-    ] = "irregular"
+    update_frequency: Frequency = "irregular"
     time_range: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = ""
     scenarios: Annotated[list[Short], Field(min_length=1, max_length=50)]
     fingerprint: Hex
@@ -60,3 +60,27 @@ class ReasonIn(Strict):
 class TransferIn(Strict):
     to: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     reason: Text
+
+
+class ChangeIn(Strict):
+    """A change registration: the registered fields to change (leave out what stays), and why."""
+
+    name: Short | None = None
+    description: Text | None = None
+    records: Annotated[int, Field(ge=0, le=10**15)] | None = None
+    size_bytes: Annotated[int, Field(ge=0, le=10**18)] | None = None
+    update_frequency: Frequency | None = None
+    time_range: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    scenarios: Annotated[list[Short], Field(min_length=1, max_length=50)] | None = None
+    fingerprint: Hex | None = None
+    reason: Text
+
+
+class LicenceIn(Strict):
+    """A licence registration: a usage right licensed to another org, for a scope and a period."""
+
+    licensee: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    right: Literal["processing", "operating"]
+    scope: Text
+    valid_from: date | None = None  # default: today
+    valid_until: date

@@ -1,6 +1,6 @@
 """Registry rules: apply → accept → compliance review → public notice → certificate, then the
-certificate's life (pledge, release, transfer, cancellation, revocation), every event a leaf of
-the registry's transparency log.
+certificate's life (change, licence, pledge, release, transfer, cancellation, revocation), every
+event a leaf of the registry's transparency log.
 
 Verbs take ``(session, actor, ...)``, check the authorization table, write an audit entry and
 flush; the entrypoint commits. Time limits count working days (工作日) in Beijing time.
@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from yiwang.identity import service as identity
-from yiwang.identity.authz import Actor, Scope, authorize, register_actions
+from yiwang.identity.authz import Actor, Scope, authorize, reach, register_actions
 from yiwang.identity.models import Org
 from yiwang.kit import audit, workdays
 from yiwang.kit.audit import canonical_json
@@ -31,15 +31,20 @@ from yiwang.registry.models import (
     Certificate,
     CertificateEvent,
     CertificateSequence,
+    ChangeRequest,
+    Licence,
     NoticeObjection,
 )
-from yiwang.registry.schemas import ApplicationIn, DecisionIn, ObjectionIn, ReportIn
+from yiwang.registry.schemas import ApplicationIn, ChangeIn, DecisionIn, LicenceIn, ObjectionIn, ReportIn
 
 REGISTRY: dict[str, Scope] = {"admin": "all", "operator": "all"}
 register_actions(
     {
         # apply to register a data asset held by one's own organisation
         "registry.apply": {"enterprise": "own_org", "staff": "own_org", "cdo": "subtree"},
+        # act as the holder of one's own organisation's certificates: apply for a change
+        # registration, license usage rights to another org, end such a licence early
+        "registry.hold": {"enterprise": "own_org", "staff": "own_org", "cdo": "subtree"},
         # see applications (the holder its own; the registry, assessors and auditors all)
         "registry.view": {
             "enterprise": "own_org",
@@ -49,7 +54,8 @@ register_actions(
             "auditor": "all",
             **REGISTRY,
         },
-        # the registry's decisions: acceptance, compliance, objections, issuing, transfer, cancel, revoke
+        # the registry's decisions: acceptance, compliance, objections, issuing, changes, transfer,
+        # cancel, revoke (and ending a licence)
         "registry.review": REGISTRY,
         # attach a compliance report (a third-party assessor)
         "registry.assess": {"assessor": "all"},
@@ -63,6 +69,48 @@ NOTICE_DAYS = 10
 VALID_YEARS = 3
 RIGHTS_ZH = {"holding": "数据资源持有权", "processing": "数据加工使用权", "operating": "数据产品经营权"}
 STATUS_ZH = {"active": "有效", "pledged": "已质押", "cancelled": "已注销", "revoked": "已撤销"}
+EVENT_ZH = {
+    "issue": "签发",
+    "change": "变更登记",
+    "licence": "授权许可",
+    "licence_end": "许可终止",
+    "transfer": "转让",
+    "pledge": "质押",
+    "release": "解除质押",
+    "cancel": "注销",
+    "revoke": "撤销",
+}
+# The registered fields a change registration may change, as named in the certificate body. The
+# holder, the rights, the kind and personal information are not among them: a new holder is a
+# transfer, and different rights or personal information need a new registration with its own
+# compliance review and public notice.
+CHANGEABLE = (
+    "name",
+    "description",
+    "records",
+    "size_bytes",
+    "update_frequency",
+    "time_range",
+    "scenarios",
+    "fingerprint",
+)
+FIELD_ZH = {
+    "name": "资产名称",
+    "description": "资产描述",
+    "records": "记录数",
+    "size_bytes": "数据量（字节）",
+    "update_frequency": "更新频率",
+    "time_range": "时间范围",
+    "scenarios": "应用场景",
+    "fingerprint": "数据指纹",
+}
+CHANGE_STATUS_ZH = {
+    "submitted": "待审核",
+    "approved": "已核准",
+    "refused": "不予变更",
+    "withdrawn": "已撤回",
+    "lapsed": "已失效",  # the certificate was transferred, cancelled or revoked before the decision
+}
 
 
 class WrongState(Conflict):
@@ -75,6 +123,14 @@ class CertificateNotFound(NotFound):
 
 class ApplicationNotFound(NotFound):
     code = "application_not_found"
+
+
+class ChangeNotFound(NotFound):
+    code = "change_not_found"
+
+
+class LicenceNotFound(NotFound):
+    code = "licence_not_found"
 
 
 def _record(
@@ -394,6 +450,7 @@ def _issue(
         "name": application.name,
         "kind": application.kind,
         "holder": {"code": holder.code, "name": holder.name},
+        "description": application.description,
         "rights": json.loads(application.rights),
         "fingerprint": application.fingerprint,
         "records": application.records,
@@ -406,6 +463,7 @@ def _issue(
         "valid_until": valid_until.isoformat(),
         "registry": "广东省数据资产登记机构",
         "suite": keyring.suite_name,
+        "version": 1,  # a change registration re-signs the body as version 2, 3, …
     }
     text = canonical_json(body)
     signature = keyring.sign(certificate_message(text))
@@ -438,9 +496,17 @@ def certificate_message(body_text: str) -> bytes:
 def _event(
     session: Session, suite: str, certificate: Certificate, kind: str, **details: Any
 ) -> CertificateEvent:
+    """Append the certificate's next event to the log. ``seq`` numbers a certificate's events 1, 2, …
+    inside the signed leaves, so a bundle that leaves one out is caught offline. The verbs lock the
+    certificate's row first (PostgreSQL; SQLite's write transaction is exclusive), so no two events
+    of one certificate get the same number."""
+    seq = session.execute(
+        select(func.count(CertificateEvent.id)).where(CertificateEvent.certificate_id == certificate.id)
+    ).scalar_one()
     leaf = canonical_json(
         {
             "certificate": certificate.number,
+            "seq": seq + 1,
             "event": kind,
             "status": certificate.status,
             "body_hash": get_suite(suite).hash_hex(certificate.body.encode()),
@@ -457,10 +523,13 @@ def _event(
     return event
 
 
-def _certificate(session: Session, number: str) -> Certificate:
-    certificate = session.execute(
-        select(Certificate).where(Certificate.number == number)
-    ).scalar_one_or_none()
+def _certificate(session: Session, number: str, *, lock: bool = False) -> Certificate:
+    """The certificate ``number``; ``lock`` holds its row until the transaction ends, so that a verb
+    that checks the status and then acts cannot interleave with another (a transfer with a pledge)."""
+    query = select(Certificate).where(Certificate.number == number)
+    if lock:
+        query = query.with_for_update()
+    certificate = session.execute(query).scalar_one_or_none()
     if certificate is None:
         raise CertificateNotFound(f"凭证 {number} 不存在")
     return certificate
@@ -491,7 +560,7 @@ def pledge(session: Session, actor: Actor, suite: str, number: str) -> Certifica
 def release(session: Session, actor: Actor, suite: str, number: str) -> Certificate:
     """The pledgee bank releases its pledge."""
     authorize(actor, "registry.pledge", target_type="certificate", target_id=number)
-    certificate = _certificate(session, number)
+    certificate = _certificate(session, number, lock=True)
     if certificate.status != "pledged" or certificate.pledgee_id != actor.org_id:
         raise WrongState(f"凭证 {number} 没有本行的质押，不能解除")
     certificate.status, certificate.pledgee_id = "active", None
@@ -513,7 +582,7 @@ def _not_pledged(certificate: Certificate, what: str) -> None:
 def transfer(session: Session, actor: Actor, suite: str, number: str, to: str, reason: str) -> Certificate:
     """Record a transfer to another holder (not while pledged)."""
     authorize(actor, "registry.review", target_type="certificate", target_id=number)
-    certificate = _certificate(session, number)
+    certificate = _certificate(session, number, lock=True)
     _not_pledged(certificate, "转让")
     new_holder = identity.org_by_code(session, to)
     if new_holder is None:
@@ -521,6 +590,7 @@ def transfer(session: Session, actor: Actor, suite: str, number: str, to: str, r
     if new_holder.id == certificate.holder_id:
         raise InvalidInput("to：受让方与现持有方相同", details={"field": "to"})
     certificate.holder_id = new_holder.id
+    _lapse_changes(session, certificate, "凭证已转让，变更申请失效；如需变更，由现持有方重新申请")
     session.flush()
     _event(session, suite, certificate, "transfer", holder=new_holder.code, reason=reason)
     _record(session, actor, "registry.transfer", "certificate", number, to=to)
@@ -528,28 +598,42 @@ def transfer(session: Session, actor: Actor, suite: str, number: str, to: str, r
 
 
 def cancel(session: Session, actor: Actor, suite: str, number: str, reason: str) -> Certificate:
-    """Cancel at the holder's request (not while pledged)."""
+    """Cancel at the holder's request (not while pledged); the licences registered on it end with it."""
     authorize(actor, "registry.review", target_type="certificate", target_id=number)
-    certificate = _certificate(session, number)
+    certificate = _certificate(session, number, lock=True)
     _not_pledged(certificate, "注销")
     certificate.status = "cancelled"
+    ended = _end_licences(session, certificate, f"凭证注销：{reason}")
+    _lapse_changes(session, certificate, "凭证已注销，变更申请失效")
     session.flush()
-    _event(session, suite, certificate, "cancel", reason=reason)
+    _event(
+        session, suite, certificate, "cancel", reason=reason, **({"licences_ended": ended} if ended else {})
+    )
     _record(session, actor, "registry.cancel", "certificate", number)
     return certificate
 
 
 def revoke(session: Session, actor: Actor, suite: str, number: str, reason: str) -> Certificate:
-    """Revoke (an objection upheld after issue, fraud found): final."""
+    """Revoke (an objection upheld after issue, fraud found): final. Ends a pledge and the licences."""
     authorize(actor, "registry.review", target_type="certificate", target_id=number)
-    certificate = _certificate(session, number)
+    certificate = _certificate(session, number, lock=True)
     if certificate.status in ("cancelled", "revoked"):
         raise WrongState(f"凭证 {number} {STATUS_ZH[certificate.status]}")
     # A revocation ends a pledge too: the event says so, for the bank reading the log.
     pledgee = _org(session, certificate.pledgee_id).code if certificate.pledgee_id else None
     certificate.status, certificate.pledgee_id = "revoked", None
+    ended = _end_licences(session, certificate, f"凭证撤销：{reason}")
+    _lapse_changes(session, certificate, "凭证已撤销，变更申请失效")
     session.flush()
-    _event(session, suite, certificate, "revoke", reason=reason, pledge_ended=pledgee)
+    _event(
+        session,
+        suite,
+        certificate,
+        "revoke",
+        reason=reason,
+        pledge_ended=pledgee,
+        **({"licences_ended": ended} if ended else {}),
+    )
     _record(session, actor, "registry.revoke", "certificate", number)
     return certificate
 
@@ -609,3 +693,380 @@ def certificate_events(session: Session, number: str) -> tuple[Certificate, list
         ).scalars()
     )
     return certificate, events
+
+
+# ------------------------------------------------------------------ change registration (变更登记)
+
+
+def _holder_of(session: Session, actor: Actor, certificate: Certificate) -> Org:
+    """The certificate's current holder, once the actor is found to act for it."""
+    holder = _org(session, certificate.holder_id)
+    authorize(
+        actor, "registry.hold", org_path=holder.path, target_type="certificate", target_id=certificate.number
+    )
+    return holder
+
+
+def registered_fields(session: Session, certificate: Certificate) -> dict[str, Any]:
+    """The current value of each changeable registered field (as certified, or as applied for when
+    a certificate issued before descriptions were certified has none in its body)."""
+    body = json.loads(certificate.body)
+    if "description" not in body:
+        application = session.get(Application, certificate.application_id)
+        body["description"] = application.description if application is not None else ""
+    return {key: body.get(key) for key in CHANGEABLE}
+
+
+def apply_change(session: Session, actor: Actor, number: str, data: ChangeIn) -> ChangeRequest:
+    """The holder applies to change registered fields of its active (or pledged) certificate, with a
+    reason; the registry then approves or refuses. One change application at a time per certificate.
+
+    A pledge does not stop a change: the pledge is over the asset, which may get a new data version
+    (a new fingerprint); the change is in the log for the bank to see. Transfer and cancellation stay
+    refused while pledged."""
+    certificate = _certificate(session, number, lock=True)
+    holder = _holder_of(session, actor, certificate)
+    if certificate.status not in ("active", "pledged"):
+        raise WrongState(
+            f"凭证 {number} {STATUS_ZH.get(certificate.status, certificate.status)}，不能申请变更登记"
+        )
+    pending = session.execute(
+        select(ChangeRequest.id).where(
+            ChangeRequest.certificate_id == certificate.id, ChangeRequest.status == "submitted"
+        )
+    ).scalar()
+    if pending is not None:
+        raise WrongState(f"凭证 {number} 已有待审核的变更申请 #{pending}，请待其办结或撤回后再申请")
+    current = registered_fields(session, certificate)
+    proposed = data.model_dump(include=set(CHANGEABLE), exclude_none=True)
+    changes = {key: value for key, value in proposed.items() if value != current[key]}
+    if not changes:
+        raise InvalidInput(
+            "changes：没有与现登记内容不同的变更事项（可变更：" + "、".join(FIELD_ZH.values()) + "）",
+            details={"field": "changes"},
+        )
+    change = ChangeRequest(
+        certificate_id=certificate.id,
+        holder_id=holder.id,
+        changes=json.dumps(changes, ensure_ascii=False, sort_keys=True),
+        before=json.dumps({key: current[key] for key in changes}, ensure_ascii=False, sort_keys=True),
+        reason=data.reason,
+        status="submitted",
+        applicant=actor.username,
+    )
+    session.add(change)
+    session.flush()
+    _record(
+        session,
+        actor,
+        "registry.change.apply",
+        "certificate",
+        number,
+        change=change.id,
+        fields=sorted(changes),
+    )
+    return change
+
+
+def _change(session: Session, change_id: int) -> tuple[ChangeRequest, Certificate]:
+    change = session.get(ChangeRequest, change_id)
+    if change is None:
+        raise ChangeNotFound(f"变更申请 #{change_id} 不存在")
+    certificate = session.get(Certificate, change.certificate_id, with_for_update=True)
+    assert certificate is not None  # a foreign key
+    return change, certificate
+
+
+def _expect_submitted(change: ChangeRequest) -> None:
+    if change.status != "submitted":
+        state = CHANGE_STATUS_ZH.get(change.status, change.status)
+        raise WrongState(f"变更申请 #{change.id} 已办结（{state}），不能再处理")
+
+
+def decide_change(
+    session: Session,
+    actor: Actor,
+    keyring: Keyring,
+    change_id: int,
+    decision: DecisionIn,
+    *,
+    today: date | None = None,
+) -> ChangeRequest:
+    """The registry approves a change — the certificate body gets the new values and the next
+    version number, is signed again, and a ``change`` event (naming the fields and the previous
+    body's hash) goes into the log — or refuses it with reasons."""
+    today = today or workdays.beijing_today()
+    authorize(actor, "registry.review", target_type="registry_change", target_id=change_id)
+    change, certificate = _change(session, change_id)
+    _expect_submitted(change)
+    if not decision.approve:
+        if not decision.reason:
+            raise InvalidInput("reason：不予变更须说明理由", details={"field": "reason"})
+        change.status, change.decision = "refused", decision.reason
+    else:
+        _apply_change(session, keyring, certificate, change, today)
+        change.status, change.decision = "approved", decision.reason
+    change.decided_by, change.decided_at = actor.username, utcnow()
+    session.flush()
+    _record(
+        session,
+        actor,
+        "registry.change.decide",
+        "certificate",
+        certificate.number,
+        change=change.id,
+        approve=decision.approve,
+    )
+    return change
+
+
+def _apply_change(
+    session: Session, keyring: Keyring, certificate: Certificate, change: ChangeRequest, today: date
+) -> None:
+    if certificate.status not in ("active", "pledged"):
+        raise WrongState(
+            f"凭证 {certificate.number} {STATUS_ZH.get(certificate.status, certificate.status)}，不能变更登记"
+        )
+    if certificate.holder_id != change.holder_id:
+        raise WrongState(
+            f"凭证 {certificate.number} 在申请变更后已转让，变更申请 #{change.id} 失效，请由现持有方重新申请"
+        )
+    suite = get_suite(keyring.suite_name)
+    previous = suite.hash_hex(certificate.body.encode())
+    changes = json.loads(change.changes)
+    body = json.loads(certificate.body)
+    body.update(changes)
+    body["version"] = int(body.get("version", 1)) + 1
+    body["changed"] = today.isoformat()
+    text = canonical_json(body)
+    certificate.body = text
+    certificate.signature = canonical_json(keyring.sign(certificate_message(text)).to_dict())
+    certificate.name = body["name"]
+    session.flush()
+    _event(
+        session,
+        keyring.suite_name,
+        certificate,
+        "change",
+        change=change.id,
+        fields=sorted(changes),
+        previous_body_hash=previous,
+        reason=change.reason,
+    )
+
+
+def withdraw_change(session: Session, actor: Actor, change_id: int) -> ChangeRequest:
+    """The holder withdraws its change application before the registry decides."""
+    change, certificate = _change(session, change_id)
+    _holder_of(session, actor, certificate)
+    _expect_submitted(change)
+    change.status, change.decided_by, change.decided_at = "withdrawn", actor.username, utcnow()
+    session.flush()
+    _record(session, actor, "registry.change.withdraw", "certificate", certificate.number, change=change.id)
+    return change
+
+
+def changes_of(session: Session, actor: Actor, number: str) -> list[ChangeRequest]:
+    """A certificate's change applications, newest first: for its holder, the registry, assessors
+    and auditors (approved changes are public anyway, as events in the log)."""
+    certificate = _certificate(session, number)
+    holder = _org(session, certificate.holder_id)
+    authorize(actor, "registry.view", org_path=holder.path, target_type="certificate", target_id=number)
+    return list(
+        session.execute(
+            select(ChangeRequest)
+            .where(ChangeRequest.certificate_id == certificate.id)
+            .order_by(ChangeRequest.id.desc())
+        ).scalars()
+    )
+
+
+@dataclass(frozen=True)
+class PendingChange:
+    change: ChangeRequest
+    number: str
+    name: str
+
+
+def pending_changes(session: Session, actor: Actor) -> list[PendingChange]:
+    """The change applications waiting for the registry, oldest first."""
+    authorize(actor, "registry.review", target_type="registry_change")
+    rows = session.execute(
+        select(ChangeRequest, Certificate.number, Certificate.name)
+        .join(Certificate, Certificate.id == ChangeRequest.certificate_id)
+        .where(ChangeRequest.status == "submitted")
+        .order_by(ChangeRequest.id)
+    )
+    return [PendingChange(change, number, name) for change, number, name in rows]
+
+
+# ------------------------------------------------------------------ licence registration (授权许可登记)
+
+
+def grant_licence(
+    session: Session, actor: Actor, suite: str, number: str, data: LicenceIn, *, today: date | None = None
+) -> Licence:
+    """The holder licenses a usage right — 数据加工使用权 (processing) or 数据产品经营权 (operating) —
+    of its certificate to another org, for a scope and a period within the certificate's validity;
+    a ``licence`` event goes into the log.
+
+    The right must be registered on the certificate (holding the data, 持有权, lets the holder
+    license its processing too). Not while pledged: a pledged right may not be licensed without the
+    pledgee (民法典 第四百四十四条), so the bank releases first, as for a transfer."""
+    today = today or workdays.beijing_today()
+    certificate = _certificate(session, number, lock=True)
+    holder = _holder_of(session, actor, certificate)
+    _not_pledged(certificate, "授权许可")
+    rights = json.loads(certificate.body).get("rights", [])
+    if data.right not in rights and not (data.right == "processing" and "holding" in rights):
+        raise InvalidInput(
+            f"right：凭证未登记{RIGHTS_ZH[data.right]}，不能许可该权利", details={"field": "right"}
+        )
+    licensee = identity.org_by_code(session, data.licensee)
+    if licensee is None:
+        raise InvalidInput(f"licensee：被许可方 {data.licensee} 不存在", details={"field": "licensee"})
+    if licensee.id == holder.id:
+        raise InvalidInput("licensee：被许可方不能是持有方自己", details={"field": "licensee"})
+    start = data.valid_from or today
+    if start < today:
+        raise InvalidInput(
+            f"valid_from：许可起始日 {start} 早于今天（{today}），登记不能追溯",
+            details={"field": "valid_from"},
+        )
+    if data.valid_until < start:
+        raise InvalidInput(
+            f"valid_until：许可截止日 {data.valid_until} 早于起始日 {start}", details={"field": "valid_until"}
+        )
+    if data.valid_until > certificate.valid_until:
+        raise InvalidInput(
+            f"valid_until：许可期限不能超过凭证有效期（至 {certificate.valid_until}）",
+            details={"field": "valid_until"},
+        )
+    overlapping = session.execute(
+        select(Licence).where(
+            Licence.certificate_id == certificate.id,
+            Licence.licensee_id == licensee.id,
+            Licence.right == data.right,
+            Licence.status == "active",
+            Licence.valid_from <= data.valid_until,
+            Licence.valid_until >= start,
+        )
+    ).scalar()
+    if overlapping is not None:
+        raise WrongState(
+            f"被许可方 {licensee.code} 已有期限重叠的{RIGHTS_ZH[data.right]}许可 #{overlapping.id}"
+            f"（{overlapping.valid_from} 至 {overlapping.valid_until}）",
+            details={"field": "valid_from"},
+        )
+    licence = Licence(
+        certificate_id=certificate.id,
+        licensor_id=holder.id,
+        licensee_id=licensee.id,
+        right=data.right,
+        scope=data.scope,
+        valid_from=start,
+        valid_until=data.valid_until,
+        status="active",
+        granted_by=actor.username,
+    )
+    session.add(licence)
+    session.flush()
+    _event(
+        session,
+        suite,
+        certificate,
+        "licence",
+        licence=licence.id,
+        licensee=licensee.code,
+        licensee_name=licensee.name,
+        right=data.right,
+        scope=data.scope,
+        valid_from=start.isoformat(),
+        valid_until=data.valid_until.isoformat(),
+    )
+    _record(
+        session,
+        actor,
+        "registry.licence",
+        "certificate",
+        number,
+        licence=licence.id,
+        licensee=licensee.code,
+        right=data.right,
+    )
+    return licence
+
+
+def end_licence(
+    session: Session, actor: Actor, suite: str, licence_id: int, reason: str, *, today: date | None = None
+) -> Licence:
+    """End a licence before its term: by the holder (or the registry), with a reason; a
+    ``licence_end`` event goes into the log."""
+    today = today or workdays.beijing_today()
+    licence = session.get(Licence, licence_id)
+    if licence is None:
+        raise LicenceNotFound(f"许可 #{licence_id} 不存在")
+    certificate = session.get(Certificate, licence.certificate_id, with_for_update=True)
+    assert certificate is not None  # a foreign key
+    if reach(actor, "registry.review") is None:
+        _holder_of(session, actor, certificate)
+    if licence.status != "active":
+        raise WrongState(f"许可 #{licence.id} 已终止")
+    if licence.valid_until < today:
+        raise WrongState(f"许可 #{licence.id} 已于 {licence.valid_until} 到期，无需终止")
+    if not reason.strip():
+        raise InvalidInput("reason：提前终止许可须说明理由", details={"field": "reason"})
+    licence.status, licence.end_reason, licence.ended_at = "ended", reason.strip(), utcnow()
+    licensee = _org(session, licence.licensee_id)
+    session.flush()
+    _event(
+        session, suite, certificate, "licence_end", licence=licence.id, licensee=licensee.code, reason=reason
+    )
+    _record(session, actor, "registry.licence.end", "certificate", certificate.number, licence=licence.id)
+    return licence
+
+
+def _lapse_changes(session: Session, certificate: Certificate, why: str) -> None:
+    """A change application waiting for a decision lapses with a transfer, cancellation or revocation."""
+    waiting = session.execute(
+        select(ChangeRequest).where(
+            ChangeRequest.certificate_id == certificate.id, ChangeRequest.status == "submitted"
+        )
+    ).scalars()
+    for change in waiting:
+        change.status, change.decision, change.decided_at = "lapsed", why, utcnow()
+
+
+def _end_licences(session: Session, certificate: Certificate, reason: str) -> list[int]:
+    """End the certificate's licences with it (cancellation, revocation); their ids, for the event."""
+    open_ = session.execute(
+        select(Licence)
+        .where(Licence.certificate_id == certificate.id, Licence.status == "active")
+        .order_by(Licence.id)
+    ).scalars()
+    ended = []
+    for licence in open_:
+        licence.status, licence.end_reason, licence.ended_at = "ended", reason, utcnow()
+        ended.append(licence.id)
+    return ended
+
+
+def licence_state(licence: Licence, today: date | None = None) -> str:
+    """active | pending (not begun) | expired | ended."""
+    today = today or workdays.beijing_today()
+    if licence.status != "active":
+        return "ended"
+    if licence.valid_until < today:
+        return "expired"
+    return "pending" if licence.valid_from > today else "active"
+
+
+def licences_of(session: Session, number: str) -> tuple[Certificate, list[Licence]]:
+    """A certificate's licences, oldest first: public, as the register and the log are."""
+    certificate = _certificate(session, number)
+    licences = list(
+        session.execute(
+            select(Licence).where(Licence.certificate_id == certificate.id).order_by(Licence.id)
+        ).scalars()
+    )
+    return certificate, licences
