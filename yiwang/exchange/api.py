@@ -357,7 +357,7 @@ def sandbox_query(
     }
     try:
         result = delivery.run_query(target, body.sql)
-        delivery.count_use(db, target.contract)
+        delivery.count_use(db, target.contract.id, daily_limit=target.contract.daily_limit)
     except PlatformError as refusal:
         # Keep the record of the refusal: commit it now, before the error undoes the request.
         db.rollback()
@@ -455,35 +455,34 @@ def contract_records(contract_id: RowId, request: Request) -> Response:
     try:
         if not key:
             raise AuthenticationRequired("请以合约交付密钥调用（Authorization: Bearer yx_…）")
-        with running.session_scope() as db:
-            contract = delivery.contract_for_key(db, key)
-            if contract.id != contract_id:
-                raise delivery.DeliveryDenied("wrong_contract", "交付密钥不属于该合约")
-            parties = service.org_codes(db, [contract])
-            call.consumer, call.provider = parties[contract.buyer_id].code, parties[contract.seller_id].code
+        # Read and prepare without the write lock; then count and log in a short write
+        # transaction, whose conditional UPDATE checks status, term and key again (a revocation
+        # that lands in between still stops this call).
+        with running.session_scope(read_only=True) as db:
             body = delivery.serve_records(
                 db,
-                contract,
+                key,
+                contract_id,
                 call,
                 purpose=_header(request, "x-purpose"),
                 region=_header(request, "x-region"),
             )
-            payload = json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str).encode()
-            record_call(db, **_log_fields(call, suite, started, status=200, reason="", body=payload))
+        payload = json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+        fields = _log_fields(call, suite, started, status=200, reason="", body=payload)
+
+        def count_and_log(db: Any) -> None:
+            delivery.settle_call(db, call)
+            record_call(db, **fields)
+
+        # Calls finishing at the same time share one write transaction (each in its own savepoint).
+        running.db.group.run(count_and_log)
     except PlatformError as refusal:
         error = canonical_json({"error": {"code": refusal.code, "message": refusal.message}}).encode()
         details = refusal.details if isinstance(refusal.details, dict) else {}
-        fields = _log_fields(
-            call,
-            suite,
-            started,
-            status=refusal.status,
-            reason=str(details.get("reason") or refusal.code),
-            body=error,
-        )
-        fields["records"], fields["masked"] = 0, []
-        with running.session_scope() as db:
-            record_call(db, **fields)
+        reason = str(details.get("reason") or refusal.code)
+        refused = _log_fields(call, suite, started, status=refusal.status, reason=reason, body=error)
+        refused["records"], refused["masked"] = 0, []
+        running.db.group.run(lambda db: record_call(db, **refused))
         raise
     return Response(payload, media_type="application/json", headers={"X-Call-ID": call.call_id})
 

@@ -20,6 +20,7 @@ import hmac
 import io
 import json
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -33,9 +34,9 @@ from yiwang.exchange import sandbox
 from yiwang.exchange import service as exchange
 from yiwang.exchange.errors import CallLimitReached, DeliveryDenied, SandboxRefused, WrongState
 from yiwang.exchange.models import Contract, ContractDay, DownloadLink, Listing, SandboxQuery
-from yiwang.exchange.policy import violation
+from yiwang.exchange.policy import Policy, violation
 from yiwang.identity.authz import Actor
-from yiwang.kit import datastore, workdays
+from yiwang.kit import caches, datastore, workdays
 from yiwang.kit.db import insert_ignoring_conflict, utcnow
 from yiwang.kit.errors import InvalidInput
 from yiwang.kit.masking import record_masker
@@ -80,57 +81,130 @@ def source_of(session: Session, listing: Listing) -> Source:
 # ------------------------------------------------------------------ the checks of every use
 
 
+def _key_digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
 def contract_for_key(session: Session, raw: str) -> Contract:
-    """The contract a delivery key is bound to; 401-like refusal when the key is wrong."""
+    """The contract a delivery key is bound to; a refusal when the key is wrong."""
     parts = raw.split("_", 2)
     if len(parts) != 3 or parts[0] != "yx" or not parts[1].isdigit() or len(parts[1]) > 12:
         raise DeliveryDenied("invalid_key", "交付密钥无效（应为合约付款时发放的 yx_… 密钥）")
     contract = session.get(Contract, int(parts[1]))
-    expected = hashlib.sha256(raw.encode()).hexdigest()
-    if contract is None or not contract.key_hash or not hmac.compare_digest(contract.key_hash, expected):
+    if (
+        contract is None
+        or not contract.key_hash
+        or not hmac.compare_digest(contract.key_hash, _key_digest(raw))
+    ):
         raise DeliveryDenied("invalid_key", "交付密钥无效或已被更换")
     return contract
 
 
+@dataclass(frozen=True)
+class Terms:
+    """A contract as a delivery needs it, copied out of its rows. Safe to keep for a few
+    seconds: what can change (revocation, expiry, a new key, the counters) is checked again by
+    the conditional UPDATE that counts the call (:func:`settle_call`)."""
+
+    contract_id: int
+    key_hash: str
+    status: str
+    reason: str
+    delivery: str
+    purpose: str
+    region: str
+    valid_until: date
+    daily_limit: int | None
+    consumer: str
+    provider: str
+    policy: Policy
+    grants: tuple[int, ...]
+    source: Source
+
+
+def terms_of(session: Session, contract: Contract, listing: Listing) -> Terms:
+    parties = exchange.org_codes(session, [contract])
+    return Terms(
+        contract_id=contract.id,
+        key_hash=contract.key_hash,
+        status=contract.status,
+        reason=contract.reason,
+        delivery=contract.delivery,
+        purpose=contract.purpose,
+        region=contract.region,
+        valid_until=contract.valid_until,
+        daily_limit=contract.daily_limit,
+        consumer=parties[contract.buyer_id].code,
+        provider=parties[contract.seller_id].code,
+        policy=exchange.policy(listing),
+        grants=tuple(json.loads(listing.public_grants or "[]")),
+        source=source_of(session, listing),
+    )
+
+
+# Terms of recently used delivery keys (a few seconds), keyed by the key's hash: looking a
+# contract up costs four queries (contract, listing, parties, data); the write transaction
+# checks again whatever could have changed. Refusals are never cached.
+_TERMS: dict[str, tuple[float, Terms]] = {}
+TERMS_TTL_SECONDS = 5.0
+_TERMS_MAX = 10_000
+caches.register(_TERMS.clear)
+
+
+def terms_for_key(session: Session, raw: str) -> Terms:
+    digest = _key_digest(raw)
+    now = time.monotonic()
+    cached = _TERMS.get(digest)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    contract = contract_for_key(session, raw)
+    listing = session.get(Listing, contract.listing_id)
+    assert listing is not None
+    terms = terms_of(session, contract, listing)
+    if terms.status == "active":
+        if len(_TERMS) >= _TERMS_MAX:
+            _TERMS.clear()
+        _TERMS[digest] = (now + TERMS_TTL_SECONDS, terms)
+    return terms
+
+
+def forget_terms() -> None:
+    _TERMS.clear()
+
+
 def check_use(
-    session: Session,
-    contract: Contract,
-    listing: Listing,
-    *,
-    purpose: str | None,
-    region: str | None,
-    today: date | None = None,
+    session: Session, terms: Terms, *, purpose: str | None, region: str | None, today: date | None = None
 ) -> None:
     """Refuse a use the contract does not allow now, naming the check that failed."""
     today = today or workdays.beijing_today()
-    if contract.status == "revoked":
-        raise DeliveryDenied("contract_revoked", f"合约 #{contract.id} 已被撤销：{contract.reason}")
-    if contract.status == "terminated":
-        raise DeliveryDenied("contract_terminated", f"合约 #{contract.id} 已终止：{contract.reason}")
-    if contract.status != "active":
-        raise DeliveryDenied("contract_not_active", f"合约 #{contract.id} 尚未生效（付款后开始交付）")
-    terms = exchange.policy(listing)
-    use_purpose = purpose or contract.purpose
-    use_region = region or contract.region
-    if use_purpose != contract.purpose:
+    cid = terms.contract_id
+    if terms.status == "revoked":
+        raise DeliveryDenied("contract_revoked", f"合约 #{cid} 已被撤销：{terms.reason}")
+    if terms.status == "terminated":
+        raise DeliveryDenied("contract_terminated", f"合约 #{cid} 已终止：{terms.reason}")
+    if terms.status != "active":
+        raise DeliveryDenied("contract_not_active", f"合约 #{cid} 尚未生效（付款后开始交付）")
+    use_purpose = purpose or terms.purpose
+    use_region = region or terms.region
+    if use_purpose != terms.purpose:
         raise DeliveryDenied(
-            "purpose_not_allowed", f"本次用途“{use_purpose}”不是合约约定的用途“{contract.purpose}”"
+            "purpose_not_allowed", f"本次用途“{use_purpose}”不是合约约定的用途“{terms.purpose}”"
         )
     broken = violation(
-        terms, purpose=use_purpose, region=use_region, valid_until=contract.valid_until, today=today
+        terms.policy, purpose=use_purpose, region=use_region, valid_until=terms.valid_until, today=today
     )
     if broken == "contract_expired":
-        raise DeliveryDenied(broken, f"合约 #{contract.id} 已于 {contract.valid_until.isoformat()} 到期")
+        raise DeliveryDenied(broken, f"合约 #{cid} 已于 {terms.valid_until.isoformat()} 到期")
     if broken == "purpose_not_allowed":
         raise DeliveryDenied(broken, f"用途“{use_purpose}”已不在挂牌许可的用途内")
     if broken == "region_not_allowed":
-        raise DeliveryDenied(broken, f"使用地 {use_region} 不在许可区域 {'、'.join(terms.regions)} 内")
-    _check_grants(session, listing, today)
+        regions = "、".join(terms.policy.regions)
+        raise DeliveryDenied(broken, f"使用地 {use_region} 不在许可区域 {regions} 内")
+    _check_grants(session, terms.grants, today)
 
 
-def _check_grants(session: Session, listing: Listing, today: date) -> None:
+def _check_grants(session: Session, ids: tuple[int, ...], today: date) -> None:
     """A public-data product stops the moment a grant it rests on is revoked or expires."""
-    ids = json.loads(listing.public_grants or "[]")
     if not ids:
         return
     standings = sharing.grant_standings(session, ids, today)
@@ -144,51 +218,78 @@ def _check_grants(session: Session, listing: Listing, today: date) -> None:
             )
 
 
-def count_use(session: Session, contract: Contract, today: date | None = None) -> None:
-    """Count one use against the contract's limits, atomically; 429 when used up.
-
-    The ``status = 'active'`` in the same UPDATE means a revocation committed by another
-    worker since :func:`check_use` read the row still stops this call.
-    """
+def count_use(
+    session: Session,
+    contract_id: int,
+    *,
+    daily_limit: int | None,
+    key_hash: str | None = None,
+    today: date | None = None,
+) -> None:
+    """Count one use against the contract's limits in one conditional UPDATE, which also
+    re-checks what may have changed since the use was checked: still active (a revocation
+    committed by another worker stops this call), not expired, and — for API calls — the same
+    delivery key. Exact with any number of workers; 429 when the calls are used up."""
     today = today or workdays.beijing_today()
+    conditions = [
+        Contract.id == contract_id,
+        Contract.status == "active",
+        Contract.valid_until >= today,
+        or_(Contract.call_limit.is_(None), Contract.calls < Contract.call_limit),
+    ]
+    if key_hash is not None:
+        conditions.append(Contract.key_hash == key_hash)
     counted = session.execute(
         update(Contract)
-        .where(
-            Contract.id == contract.id,
-            Contract.status == "active",
-            or_(Contract.call_limit.is_(None), Contract.calls < Contract.call_limit),
-        )
+        .where(*conditions)
         .values(calls=Contract.calls + 1)
         .execution_options(synchronize_session=False)
     )
     if counted.rowcount == 0:  # type: ignore[attr-defined]
-        session.refresh(contract)
-        if contract.status != "active":
-            raise DeliveryDenied("contract_revoked", f"合约 #{contract.id} 已不在履约中：{contract.reason}")
-        raise CallLimitReached(
-            f"合约 #{contract.id} 的调用次数已用完（共 {contract.call_limit} 次）", retry_after=86400
-        )
-    if contract.daily_limit is not None:
+        _why_not_counted(session, contract_id, key_hash, today)
+    if daily_limit is not None:
         session.execute(
             insert_ignoring_conflict(
-                session, ContractDay.__table__, {"contract_id": contract.id, "day": today, "calls": 0}
+                session, ContractDay.__table__, {"contract_id": contract_id, "day": today, "calls": 0}
             )
         )
         counted = session.execute(
             update(ContractDay)
             .where(
-                ContractDay.contract_id == contract.id,
+                ContractDay.contract_id == contract_id,
                 ContractDay.day == today,
-                ContractDay.calls < contract.daily_limit,
+                ContractDay.calls < daily_limit,
             )
             .values(calls=ContractDay.calls + 1)
             .execution_options(synchronize_session=False)
         )
         if counted.rowcount == 0:  # type: ignore[attr-defined]
             raise CallLimitReached(
-                f"合约 #{contract.id} 今日调用次数已达上限 {contract.daily_limit} 次",
+                f"合约 #{contract_id} 今日调用次数已达上限 {daily_limit} 次",
                 retry_after=_seconds_to_midnight(),
             )
+
+
+def _why_not_counted(session: Session, contract_id: int, key_hash: str | None, today: date) -> None:
+    forget_terms()
+    row = session.execute(
+        select(
+            Contract.status, Contract.reason, Contract.valid_until, Contract.key_hash, Contract.call_limit
+        ).where(Contract.id == contract_id)
+    ).one()
+    if row.status == "revoked":
+        raise DeliveryDenied("contract_revoked", f"合约 #{contract_id} 已被撤销：{row.reason}")
+    if row.status != "active":
+        raise DeliveryDenied("contract_terminated", f"合约 #{contract_id} 已不在履约中：{row.reason}")
+    if row.valid_until < today:
+        raise DeliveryDenied(
+            "contract_expired", f"合约 #{contract_id} 已于 {row.valid_until.isoformat()} 到期"
+        )
+    if key_hash is not None and row.key_hash != key_hash:
+        raise DeliveryDenied("invalid_key", "交付密钥无效或已被更换")
+    raise CallLimitReached(
+        f"合约 #{contract_id} 的调用次数已用完（共 {row.call_limit} 次）", retry_after=86400
+    )
 
 
 def _seconds_to_midnight() -> int:
@@ -213,20 +314,24 @@ class Call:
     purpose: str = ""
     records: int = 0
     masked: list[str] = field(default_factory=list)
+    terms: Terms | None = None
 
 
 def serve_records(
-    session: Session, contract: Contract, call: Call, *, purpose: str | None, region: str | None
+    session: Session, raw_key: str, contract_id: int, call: Call, *, purpose: str | None, region: str | None
 ) -> dict[str, Any]:
-    """One page of the contract's data, masked; the contract checked and counted first."""
-    if contract.delivery != "api":
-        raise WrongState(f"合约 #{contract.id} 的交付方式不是接口（{contract.delivery}）")
-    listing = session.get(Listing, contract.listing_id)
-    assert listing is not None
-    call.purpose = contract.purpose
-    check_use(session, contract, listing, purpose=purpose, region=region)
-    source = source_of(session, listing)
-    call.resource = source.label
+    """One page of the contract's data, masked, read without the write lock; the contract and
+    its policy checked first. :func:`settle_call` must then count it in a write transaction."""
+    terms = terms_for_key(session, raw_key)
+    call.terms = terms
+    call.consumer, call.provider, call.purpose = terms.consumer, terms.provider, terms.purpose
+    call.resource = terms.source.label
+    if terms.contract_id != contract_id:
+        raise DeliveryDenied("wrong_contract", "交付密钥不属于该合约")
+    if terms.delivery != "api":
+        raise WrongState(f"合约 #{contract_id} 的交付方式不是接口（{terms.delivery}）")
+    check_use(session, terms, purpose=purpose, region=region)
+    source = terms.source
     if source.table is None:
         raise WrongState("卖方尚未上传产品数据")
     names = [f.name for f in source.fields]
@@ -234,7 +339,6 @@ def serve_records(
     filters = _filters(source, call.query)
     limit = _limit(call.query.get("limit"))
     after = _cursor(call.query.get("cursor"))
-    count_use(session, contract)
     rows = datastore.read_page(
         session,
         source.table,
@@ -243,6 +347,7 @@ def serve_records(
         columns=columns,
         limit=limit + 1,
         after_row=after,
+        known=True,
     )
     page, more = rows[:limit], len(rows) > limit
     mask = record_masker({f.name: f.pi_kind for f in source.fields if f.name in columns})
@@ -250,12 +355,20 @@ def serve_records(
     call.records = len(records)
     call.masked = [f.name for f in source.fields if f.name in columns and f.pi_kind != "none"]
     return {
-        "contract": contract.id,
+        "contract": contract_id,
         "records": records,
         "next": str(page[-1][datastore.ROW_COLUMN]) if more else None,
         "masked": call.masked,
         "call": call.call_id,
     }
+
+
+def settle_call(session: Session, call: Call) -> None:
+    """In the write transaction: count the call, re-checking status, term and key."""
+    assert call.terms is not None
+    count_use(
+        session, call.terms.contract_id, daily_limit=call.terms.daily_limit, key_hash=call.terms.key_hash
+    )
 
 
 def _asked_fields(names: list[str], asked: str | None) -> list[str]:
@@ -312,7 +425,7 @@ def create_link(
         raise WrongState(f"合约 #{contract.id} 的交付方式不是文件（{contract.delivery}）")
     listing = session.get(Listing, contract.listing_id)
     assert listing is not None
-    check_use(session, contract, listing, purpose=None, region=None)
+    check_use(session, terms_of(session, contract, listing), purpose=None, region=None)
     raw = secrets.token_urlsafe(24)
     expires = utcnow() + timedelta(hours=hours)
     session.add(
@@ -350,9 +463,10 @@ def download(session: Session, raw: str) -> FileOut:
     listing = session.get(Listing, contract.listing_id) if contract else None
     assert contract is not None
     assert listing is not None
-    check_use(session, contract, listing, purpose=None, region=None)
-    count_use(session, contract)
-    source = source_of(session, listing)
+    terms = terms_of(session, contract, listing)
+    check_use(session, terms, purpose=None, region=None)
+    count_use(session, contract.id, daily_limit=contract.daily_limit)
+    source = terms.source
     if source.table is None:
         raise WrongState("卖方尚未上传产品数据")
     body, records, masked = _csv(session, source)
@@ -409,8 +523,9 @@ def sandbox_target(session: Session, actor: Actor, contract_id: int, data_dir: P
         raise WrongState(f"合约 #{contract.id} 的交付方式不是沙箱（{contract.delivery}）")
     listing = session.get(Listing, contract.listing_id)
     assert listing is not None
-    check_use(session, contract, listing, purpose=None, region=None)
-    source = source_of(session, listing)
+    terms = terms_of(session, contract, listing)
+    check_use(session, terms, purpose=None, region=None)
+    source = terms.source
     if source.table is None:
         raise WrongState("产品数据尚未就绪")
     path = data_dir / "sandbox" / f"listing-{listing.id}-{source.stamp or 'empty'}.duckdb"

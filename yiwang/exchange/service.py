@@ -148,8 +148,7 @@ def deposit(session: Session, actor: Actor, org_code: str, amount: int, memo: st
     """Record money a member paid in (from outside the platform) on its account."""
     authorize(actor, "exchange.deposit", target_type="org", target_id=org_code)
     org = _org_by_code(session, org_code, "org")
-    _member(session, org.id)
-    open_books(session)
+    _member(session, org.id)  # members exist only once a node does, and the first node opened the books
     txn = ledger.post(
         session,
         kind="deposit",
@@ -933,7 +932,6 @@ def pay(session: Session, actor: Actor, contract_id: int) -> Paid:
     if contract.valid_until < _today():
         raise WrongState(f"合约 #{contract.id} 的有效期已过，请重新下单")
     _reserve_units(session, contract)
-    open_books(session)
     if contract.amount:
         ledger.post(
             session,
