@@ -18,6 +18,7 @@ from rich.table import Table
 from yiwang.catalog import cli as catalog_cli
 from yiwang.config import get_settings
 from yiwang.console import console_transaction, fail, out
+from yiwang.exchange import cli as exchange_cli
 from yiwang.identity import auditing
 from yiwang.identity import service as identity
 from yiwang.identity.authz import ASSIGNABLE_ROLES
@@ -41,6 +42,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
 app.add_typer(catalog_cli.catalog_app, name="catalog")
 app.add_typer(catalog_cli.data_app, name="data")
+app.add_typer(exchange_cli.exchange_app, name="exchange")
 app.add_typer(sharing_cli.sharing_app, name="sharing")
 app.add_typer(registry_cli.certificate_app, name="certificate")
 app.add_typer(registry_cli.registry_app, name="registry")
