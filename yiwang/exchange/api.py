@@ -145,10 +145,11 @@ def search_listings(
     delivery_mode: Annotated[Literal["api", "file", "sandbox"] | None, Query(alias="delivery")] = None,
     price_model: Literal["one_time", "subscription", "per_call"] | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> dict[str, Any]:
     """The market: published listings, Chinese search (pinyin too), facets by node, delivery, price model."""
     market = service.search_listings(
-        db, q=q[:200], node=node, delivery=delivery_mode, price_model=price_model, limit=limit
+        db, q=q[:200], node=node, delivery=delivery_mode, price_model=price_model, limit=limit, offset=offset
     )
     return {"total": market.total, "listings": _listings_out(db, market.listings), "facets": market.facets}
 
@@ -211,8 +212,8 @@ def list_contracts(
 def place_order(body: OrderIn, actor: CurrentActor, db: DbSession) -> dict[str, Any]:
     """Order a listing: at its listed terms the contract is finalized at once (and paid with
     ``pay``); other terms open a negotiation."""
-    contract = service.place_order(db, actor, body)
-    return _contract_out(db, contract)
+    ordered = service.order(db, actor, body)
+    return _contract_out(db, ordered.contract, key=ordered.key)
 
 
 @router.get("/contracts/{contract_id}", responses=ERRORS)
@@ -322,94 +323,18 @@ def sandbox_query(
     """Run SQL over the contract's data: only aggregates over at least k records leave;
     smaller groups are suppressed and counted. Every query, allowed or refused, is logged."""
     running = platform(request)
-    started = time.perf_counter()
-    suite = get_suite(running.keyring.suite_name)
     try:
-        target = delivery.sandbox_target(db, actor, body.contract, running.settings.data_dir)
-    except PlatformError as refusal:
-        db.rollback()
-        if db.get(Contract, body.contract) is not None:
-            delivery.log_query(
-                db,
-                actor,
-                body.contract,
-                body.sql,
-                outcome="refused",
-                code=refusal.code,
-                reason=refusal.message,
-            )
-            db.commit()
-        raise
-    parties = service.org_codes(db, [target.contract])
-    logged: dict[str, Any] = {
-        "call_id": uuid.uuid4().hex,
-        "caller": actor.username,
-        "system": f"contract:{body.contract}",
-        "consumer": parties[target.contract.buyer_id].code,
-        "provider": parties[target.contract.seller_id].code,
-        "resource": target.resource,
-        "grant_id": 0,
-        "purpose": target.contract.purpose,
-        "query": {"contract": str(body.contract), "sql": suite.hash_hex(body.sql.encode())},
-        "query_hash": suite.hash_hex(body.sql.encode()),
-        "masked": [],
-        "clear": [],
-    }
-    try:
-        result = delivery.run_query(target, body.sql)
-        delivery.count_use(db, target.contract.id, daily_limit=target.contract.daily_limit)
-    except PlatformError as refusal:
-        # Keep the record of the refusal: commit it now, before the error undoes the request.
-        db.rollback()
-        error = canonical_json({"error": {"code": refusal.code, "message": refusal.message}}).encode()
-        delivery.log_query(
+        return delivery.sandbox_run(
             db,
             actor,
             body.contract,
             body.sql,
-            outcome="refused",
-            code=refusal.code,
-            reason=refusal.message,
-            latency_ms=int((time.perf_counter() - started) * 1000),
+            data_dir=running.settings.data_dir,
+            suite=running.keyring.suite_name,
         )
-        record_call(
-            db,
-            status=refusal.status,
-            reason=refusal.code,
-            records=0,
-            body_hash=suite.hash_hex(error),
-            latency_us=int((time.perf_counter() - started) * 1_000_000),
-            **logged,
-        )
-        db.commit()
+    except PlatformError:
+        db.commit()  # the refusal's record (the rest of the query was undone in its savepoint)
         raise
-    answer = {
-        "columns": result.columns,
-        "rows": result.rows,
-        "suppressed": result.suppressed,
-        "call": logged["call_id"],
-    }
-    payload = json.dumps(answer, ensure_ascii=False, default=str).encode()
-    delivery.log_query(
-        db,
-        actor,
-        body.contract,
-        body.sql,
-        outcome="allowed",
-        rows=len(result.rows),
-        suppressed=result.suppressed,
-        latency_ms=int((time.perf_counter() - started) * 1000),
-    )
-    record_call(
-        db,
-        status=200,
-        reason="",
-        records=len(result.rows),
-        body_hash=suite.hash_hex(payload),
-        latency_us=int((time.perf_counter() - started) * 1_000_000),
-        **logged,
-    )
-    return answer
 
 
 @router.get("/sandbox/queries", responses=ERRORS)

@@ -21,6 +21,7 @@ import io
 import json
 import secrets
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -37,8 +38,11 @@ from yiwang.exchange.models import Contract, ContractDay, DownloadLink, Listing,
 from yiwang.exchange.policy import Policy, violation
 from yiwang.identity.authz import Actor
 from yiwang.kit import caches, datastore, workdays
+from yiwang.kit.accesslog import record_call
+from yiwang.kit.audit import canonical_json
+from yiwang.kit.crypto import get_suite
 from yiwang.kit.db import insert_ignoring_conflict, utcnow
-from yiwang.kit.errors import InvalidInput
+from yiwang.kit.errors import InvalidInput, PlatformError
 from yiwang.kit.masking import record_masker
 from yiwang.sharing import service as sharing
 
@@ -579,6 +583,114 @@ def run_query(target: SandboxTarget, sql: str) -> sandbox.Result:
         return sandbox.run_query(target.path, sql, k=target.listing.k, personal=target.personal)
     except sandbox.SandboxRefused as refused:
         raise SandboxRefused(refused.code, refused.message) from None
+
+
+def sandbox_run(
+    session: Session, actor: Actor, contract_id: int, sql: str, *, data_dir: Path, suite: str
+) -> dict[str, Any]:
+    """One sandbox query end to end: check the contract, run under the rules, count it, and log
+    it (sandbox log and access log) — refused or allowed.
+
+    On a refusal the work of the query is undone (it ran in a savepoint), the refusal is recorded
+    in ``session`` and the error raised again: the entrypoint commits the session before it lets
+    the error out, so the record survives the refusal."""
+    started = time.perf_counter()
+    hasher = get_suite(suite)
+    logged: dict[str, Any] | None = None
+    try:
+        with session.begin_nested():
+            target = sandbox_target(session, actor, contract_id, data_dir)
+            logged = _access_fields(session, actor, target, sql, hasher)
+            result = run_query(target, sql)
+            count_use(session, target.contract.id, daily_limit=target.contract.daily_limit)
+    except PlatformError as refusal:
+        _log_refusal(session, actor, contract_id, sql, refusal, logged, started, hasher)
+        raise
+    answer = {
+        "columns": result.columns,
+        "rows": result.rows,
+        "suppressed": result.suppressed,
+        "call": logged["call_id"],
+    }
+    payload = json.dumps(answer, ensure_ascii=False, default=str).encode()
+    elapsed = time.perf_counter() - started
+    log_query(
+        session,
+        actor,
+        contract_id,
+        sql,
+        outcome="allowed",
+        rows=len(result.rows),
+        suppressed=result.suppressed,
+        latency_ms=int(elapsed * 1000),
+    )
+    record_call(
+        session,
+        status=200,
+        reason="",
+        records=len(result.rows),
+        body_hash=hasher.hash_hex(payload),
+        latency_us=int(elapsed * 1_000_000),
+        **logged,
+    )
+    return answer
+
+
+def _access_fields(
+    session: Session, actor: Actor, target: SandboxTarget, sql: str, hasher: Any
+) -> dict[str, Any]:
+    parties = exchange.org_codes(session, [target.contract])
+    sql_hash = hasher.hash_hex(sql.encode())
+    return {
+        "call_id": uuid.uuid4().hex,
+        "caller": actor.username,
+        "system": f"contract:{target.contract.id}",
+        "consumer": parties[target.contract.buyer_id].code,
+        "provider": parties[target.contract.seller_id].code,
+        "resource": target.resource,
+        "grant_id": 0,
+        "purpose": target.contract.purpose,
+        "query": {"contract": str(target.contract.id), "sql": sql_hash},
+        "query_hash": sql_hash,
+        "masked": [],
+        "clear": [],
+    }
+
+
+def _log_refusal(
+    session: Session,
+    actor: Actor,
+    contract_id: int,
+    sql: str,
+    refusal: PlatformError,
+    logged: dict[str, Any] | None,
+    started: float,
+    hasher: Any,
+) -> None:
+    if session.get(Contract, contract_id) is None:
+        return  # nothing to file it under
+    elapsed = time.perf_counter() - started
+    log_query(
+        session,
+        actor,
+        contract_id,
+        sql,
+        outcome="refused",
+        code=refusal.code,
+        reason=refusal.message,
+        latency_ms=int(elapsed * 1000),
+    )
+    if logged is not None:  # the contract was the caller's: the refusal is a delivery attempt
+        error = canonical_json({"error": {"code": refusal.code, "message": refusal.message}}).encode()
+        record_call(
+            session,
+            status=refusal.status,
+            reason=refusal.code,
+            records=0,
+            body_hash=hasher.hash_hex(error),
+            latency_us=int(elapsed * 1_000_000),
+            **logged,
+        )
 
 
 def log_query(

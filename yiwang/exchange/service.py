@@ -273,7 +273,7 @@ def list_members(session: Session, node_code: str | None = None) -> list[tuple[M
     )
     if node_code:
         query = query.where(Node.code == node_code)
-    return [(m, o, n) for m, o, n in session.execute(query).tuples()]
+    return [(m, o, n) for m, o, n in session.execute(query)]
 
 
 # ------------------------------------------------------------------ listings
@@ -596,6 +596,7 @@ def search_listings(
     delivery: str | None = None,
     price_model: str | None = None,
     limit: int = 50,
+    offset: int = 0,
 ) -> Market:
     """Published listings, found with the catalog's Chinese search (words inside words, pinyin)."""
     query = select(Listing).where(Listing.status == "published")
@@ -610,7 +611,9 @@ def search_listings(
     if price_model:
         query = query.where(Listing.price_model == price_model)
     items = list(
-        session.execute(query.order_by(Listing.published_at.desc(), Listing.id.desc()).limit(limit)).scalars()
+        session.execute(
+            query.order_by(Listing.published_at.desc(), Listing.id.desc()).offset(offset).limit(limit)
+        ).scalars()
     )
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     return Market(items, int(total), _facets(session, base))
@@ -710,6 +713,11 @@ def _listed_terms(listing: Listing, terms: Policy, quantity: int) -> int | None:
 
 
 def place_order(session: Session, actor: Actor, data: OrderIn) -> Contract:
+    """:func:`order`, for callers that need no delivery key."""
+    return order(session, actor, data).contract
+
+
+def order(session: Session, actor: Actor, data: OrderIn) -> Paid:
     """Order a published listing. At the listed terms the listing is the seller's standing
     offer: the contract is finalized at once (and paid, with ``pay``); other terms open a
     negotiation (``requested``) the seller answers."""
@@ -773,10 +781,10 @@ def place_order(session: Session, actor: Actor, data: OrderIn) -> Contract:
         contract.status = "finalized"
         _event(session, contract, actor, "finalize", "exchange", note="按挂牌条件成交（挂牌即卖方要约）")
         if data.pay:
-            pay(session, actor, contract.id)
+            return pay(session, actor, contract.id)
     elif data.pay:
-        raise InvalidInput("pay：还价的订单须待卖方同意后再付款", details={"field": "pay"})
-    return contract
+        raise InvalidInput("pay：改变了挂牌条件的订单须待卖方同意后再付款", details={"field": "pay"})
+    return Paid(contract, None)
 
 
 def _contract(session: Session, contract_id: int) -> Contract:

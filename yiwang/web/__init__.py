@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from yiwang.catalog import pages as catalog_pages
+from yiwang.exchange import pages as exchange_pages
 from yiwang.identity import pages as identity_pages
 from yiwang.registry import pages as registry_pages
 from yiwang.sharing import pages as sharing_pages
@@ -24,5 +25,7 @@ def mount(app: FastAPI) -> None:
     app.include_router(sharing_pages.router)
     templating.add_template_dir(Path(registry_pages.__file__).resolve().parent / "templates")
     app.include_router(registry_pages.router)
+    templating.add_template_dir(Path(exchange_pages.__file__).resolve().parent / "templates")
+    app.include_router(exchange_pages.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=templating.STATIC), name="static")

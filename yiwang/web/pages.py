@@ -45,7 +45,7 @@ SECTIONS: dict[str, Section] = {
         Section("sharing", "nav.sharing", link="/sharing"),
         Section("gateway", "nav.sharing"),
         Section("registry", "nav.market", link="/registry"),
-        Section("exchange", "nav.market"),
+        Section("exchange", "nav.market", link="/exchange"),
         Section("services"),
         Section("governance"),
         Section("collab"),
