@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
@@ -25,6 +24,7 @@ from markupsafe import Markup
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from yiwang import forms
 from yiwang.catalog import data, service
 from yiwang.catalog import repository as repo
 from yiwang.catalog.models import Resource
@@ -79,13 +79,6 @@ def _viewer(request: Request, db: Session, actor: Actor | None) -> None:
         request.state.org_name = identity.get_org(db, actor, actor.org_code).name
     except PlatformError:
         request.state.org_name = actor.org_code
-
-
-def _check_csrf(request: Request, submitted: str | None) -> None:
-    """Refuse (403) a form post whose token is not this session's."""
-    expected = getattr(request.state, "csrf_token", None)
-    if not expected or not submitted or not secrets.compare_digest(str(expected), submitted):
-        raise PermissionDenied("页面已过期或来源不明（CSRF 校验失败），请刷新页面后重试", code="csrf_failed")
 
 
 def _local(target: str | None, default: str) -> str:
@@ -401,7 +394,7 @@ def _to_input(form: Mapping[str, Any]) -> tuple[dict[str, Any], list[int]]:
     return item, rows
 
 
-def _validation_errors(exc: ValidationError, rows: list[int]) -> dict[str, str]:
+def _resource_errors(exc: ValidationError, rows: list[int]) -> dict[str, str]:
     """Each problem under the form input it belongs to (``fields.3.title``), in Chinese."""
     errors: dict[str, str] = {}
     for problem, err in zip(explain(exc.errors()), exc.errors(), strict=True):
@@ -468,7 +461,7 @@ def new_resource(request: Request, actor: CurrentActor, db: DbSession) -> Respon
 
 
 def _save(request: Request, db: Session, actor: Actor, raw: Mapping[str, str], code: str | None) -> Response:
-    _check_csrf(request, raw.get("csrf_token"))
+    forms.check_csrf(request, raw.get("csrf_token"))
     resource = org = None
     if code is not None:
         resource = service.get_resource(db, actor, code)
@@ -498,7 +491,7 @@ def _save(request: Request, db: Session, actor: Actor, raw: Mapping[str, str], c
             form=form,
             resource=resource,
             org=org,
-            errors=_validation_errors(exc, rows),
+            errors=_resource_errors(exc, rows),
             status=422,
         )
     try:
@@ -558,7 +551,7 @@ async def update_resource(request: Request, code: str, actor: CurrentActor, db: 
 def submit_resource(
     request: Request, code: str, actor: CurrentActor, db: DbSession, csrf_token: Annotated[str, Form()] = ""
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     service.submit_resource(db, actor, code)
     return RedirectResponse(f"/catalog/{code}?done=submit", status_code=303)
 
@@ -574,7 +567,7 @@ def review_resource(
     next: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     if decision not in ("approve", "reject"):
         raise InvalidInput("请选择通过或驳回", details={"field": "decision"})
     target = _local(next, f"/catalog/{code}")
@@ -605,7 +598,7 @@ def revoke_resource(
     reason: Annotated[str, Form(max_length=2000)] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     service.revoke_resource(db, actor, code, reason=reason)
     return RedirectResponse(f"/catalog/{code}?done=revoke", status_code=303)
 
@@ -655,7 +648,7 @@ def upload(
     mode: Annotated[str, Form()] = "replace",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     mode = mode if mode in CHOICES["mode"] else "replace"
     if file is None or not file.filename:
         return _upload_page(

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -30,6 +29,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from yiwang import forms
 from yiwang.catalog import service as catalog
 from yiwang.exchange import delivery, service
 from yiwang.exchange.models import Contract, Listing, Member, Node
@@ -46,7 +46,7 @@ from yiwang.identity import service as identity
 from yiwang.identity.authz import AccessDenied, Actor, reach
 from yiwang.identity.models import Org
 from yiwang.kit import ledger, regions, workdays
-from yiwang.kit.errors import InvalidInput, NotFound, PermissionDenied, PlatformError
+from yiwang.kit.errors import InvalidInput, NotFound, PlatformError
 from yiwang.kit.explain import explain
 from yiwang.registry import service as registry
 
@@ -150,30 +150,9 @@ def _viewer(request: Request, db: Session, actor: Actor | None) -> None:
     request.state.org_name = org.name if org is not None else actor.org_code
 
 
-def _check_csrf(request: Request, submitted: str | None) -> None:
-    """Refuse (403) a form post whose token is not this session's."""
-    expected = getattr(request.state, "csrf_token", None)
-    if not expected or not submitted or not secrets.compare_digest(str(expected), submitted):
-        raise PermissionDenied("页面已过期或来源不明（CSRF 校验失败），请刷新页面后重试", code="csrf_failed")
-
-
 def _done(request: Request) -> str | None:
     done = request.query_params.get("done")
     return done if done in DONE else None
-
-
-def _expected(exc: PlatformError) -> bool:
-    """A failure the form shows itself (bad input, wrong state, sold out, a limit); refusals (403)
-    and unknown targets (404) go to the error page."""
-    return exc.status < 500 and exc.status not in (401, 403, 404)
-
-
-def _field_message(exc: PlatformError, known: Sequence[str]) -> tuple[str, str]:
-    """(form input, message) of a service error: under its field when the form has it."""
-    field = exc.details.get("field") if isinstance(exc.details, dict) else None
-    if isinstance(field, str) and field in known:
-        return field, exc.message.removeprefix(f"{field}：")
-    return "_form", exc.message
 
 
 def _orgs(db: Session, ids: Iterable[int | None]) -> dict[int, Org]:
@@ -440,7 +419,7 @@ def place_order(
 ) -> Response:
     """Order a listing. At the listed terms the contract is finalized at once and, when asked,
     paid in the same transaction; a counter price opens a negotiation the seller answers."""
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     wants_pay = pay in ("1", "on", "true", "yes")
     kept = {
         "quantity": quantity,
@@ -481,10 +460,10 @@ def place_order(
         contract = ordered.contract
         paid = ordered if contract.status == "active" else None
     except PlatformError as exc:
-        if not _expected(exc):
+        if not forms.shown_on_form(exc):
             raise
         db.rollback()
-        key, message = _field_message(exc, ORDER_INPUTS)
+        key, message = forms.field_message(exc, ORDER_INPUTS)
         return _listing_page(
             request, db, actor, listing_id, errors={key: message}, kept=kept, status=exc.status
         )
@@ -503,7 +482,7 @@ def delist(
     reason: Text = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     kept = {"delist_reason": reason}
     if not reason.strip():
         return _listing_page(
@@ -512,7 +491,7 @@ def delist(
     try:
         service.delist(db, actor, listing_id, reason.strip())
     except PlatformError as exc:
-        if not _expected(exc):
+        if not forms.shown_on_form(exc):
             raise
         db.rollback()
         return _listing_page(
@@ -664,7 +643,7 @@ def _contract_action(
     try:
         act()
     except PlatformError as exc:
-        if not _expected(exc):
+        if not forms.shown_on_form(exc):
             raise
         db.rollback()
         field = exc.details.get("field") if isinstance(exc.details, dict) else None
@@ -721,7 +700,7 @@ def counter_offer(
     note: Text = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     kept = {
         "quantity": quantity,
         "unit_price": unit_price,
@@ -768,7 +747,7 @@ def agree(
     db: DbSession,
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     return _contract_action(
         request, db, actor, contract_id, "agree", {}, lambda: service.agree(db, actor, contract_id)
     )
@@ -782,7 +761,7 @@ def finalize(
     db: DbSession,
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     return _contract_action(
         request, db, actor, contract_id, "finalize", {}, lambda: service.finalize(db, actor, contract_id)
     )
@@ -797,7 +776,7 @@ def terminate(
     reason: Text = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     missing = _reason_missing(request, db, actor, contract_id, "terminate", reason, "终止")
     if missing is not None:
         return missing
@@ -821,11 +800,11 @@ def pay(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     """Pay into escrow. An API contract's delivery key is shown on this response only."""
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     try:
         paid = service.pay(db, actor, contract_id)
     except PlatformError as exc:
-        if not _expected(exc):
+        if not forms.shown_on_form(exc):
             raise
         db.rollback()
         return _contract_page(request, db, actor, contract_id, errors={"pay": exc.message}, status=exc.status)
@@ -843,11 +822,11 @@ def rotate_key(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     """A new delivery key (the old one stops at once), shown on this response only."""
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     try:
         key = service.rotate_key(db, actor, contract_id)
     except PlatformError as exc:
-        if not _expected(exc):
+        if not forms.shown_on_form(exc):
             raise
         db.rollback()
         return _contract_page(request, db, actor, contract_id, errors={"key": exc.message}, status=exc.status)
@@ -863,11 +842,11 @@ def create_link(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     """A time-limited download link for a file contract, shown on this response only."""
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     try:
         raw, expires = delivery.create_link(db, actor, contract_id)
     except PlatformError as exc:
-        if not _expected(exc):
+        if not forms.shown_on_form(exc):
             raise
         db.rollback()
         return _contract_page(
@@ -885,7 +864,7 @@ def accept(
     db: DbSession,
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     return _contract_action(
         request,
         db,
@@ -906,7 +885,7 @@ def dispute(
     reason: Text = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     missing = _reason_missing(request, db, actor, contract_id, "dispute", reason, "争议")
     if missing is not None:
         return missing
@@ -931,7 +910,7 @@ def decide_dispute(
     reason: Text = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     kept = {"decision": decision, "reason": reason}
     problems = []
     if decision not in ("refund", "settle"):
@@ -969,7 +948,7 @@ def revoke(
     reason: Text = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     missing = _reason_missing(request, db, actor, contract_id, "revoke", reason, "撤销")
     if missing is not None:
         return missing
@@ -994,7 +973,7 @@ def rate(
     review: Text = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     kept = {"rating": rating, "review": review}
     if rating not in ("1", "2", "3", "4", "5"):
         return _contract_page(
@@ -1165,7 +1144,7 @@ def create_listing(
     no_resale: Tiny = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     form: dict[str, Any] = {
         "certificate": certificate.strip().upper(),
         "node": node.strip(),
@@ -1274,10 +1253,10 @@ def create_listing(
     try:
         listing = service.create_listing(db, actor, data)
     except PlatformError as exc:
-        if not _expected(exc):
+        if not forms.shown_on_form(exc):
             raise
         db.rollback()
-        key, message = _field_message(exc, LISTING_INPUTS)
+        key, message = forms.field_message(exc, LISTING_INPUTS)
         if key == "_form" and form["source"] == "own" and isinstance(exc, InvalidInput):
             key = "fields"  # the datastore's checks of the field list name the field themselves
         return _sell_page(request, db, actor, form=form, errors={key: message}, status=exc.status)
@@ -1296,7 +1275,7 @@ def _listing_action(
     try:
         act()
     except PlatformError as exc:
-        if not _expected(exc):
+        if not forms.shown_on_form(exc):
             raise
         db.rollback()
         return _sell_page(request, db, actor, errors={form_key: exc.message}, status=exc.status)
@@ -1313,7 +1292,7 @@ def load_data(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     """Upload the product's own data (CSV, XLSX or JSON): every row checked, all or nothing."""
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     key = f"data-{listing_id}"
     if file is None or not file.filename:
         return _sell_page(request, db, actor, errors={key: "请选择数据文件（CSV、XLSX 或 JSON）"}, status=422)
@@ -1344,7 +1323,7 @@ def submit_listing(
     db: DbSession,
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     return _listing_action(
         request,
         db,
@@ -1400,7 +1379,7 @@ def review_listing(
     reason: Text = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     key, kept = f"review-{listing_id}", {"decision": decision, "reason": reason}
     if decision not in ("approve", "reject"):
         return _review_page(request, db, actor, errors={key: "请选择审核结果"}, kept={key: kept}, status=422)
@@ -1412,7 +1391,7 @@ def review_listing(
     try:
         service.review_listing(db, actor, listing_id, data)
     except PlatformError as exc:
-        if not _expected(exc):
+        if not forms.shown_on_form(exc):
             raise
         db.rollback()
         return _review_page(
@@ -1528,7 +1507,7 @@ def sandbox_run(
 ) -> Response:
     """Run the buyer's SQL through the same path as ``POST /api/v1/exchange/sandbox/query``:
     checked, rewritten, logged (allowed or refused) and counted there."""
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     if not sql.strip():
         refusal = {"code": "empty", "message": "SQL：请输入一条 SELECT 查询"}
         return _sandbox_page(request, db, actor, contract_id, sql=sql, refusal=refusal, status=422)
@@ -1538,7 +1517,7 @@ def sandbox_run(
             db, actor, contract_id, sql, data_dir=running.settings.data_dir, suite=running.keyring.suite_name
         )
     except PlatformError as exc:
-        if not _expected(exc):
+        if not forms.shown_on_form(exc):
             raise
         db.commit()  # keep the refusal's record (the query itself was undone in its savepoint)
         refusal = {"code": exc.code, "message": exc.message}

@@ -12,7 +12,6 @@ targets (404) propagate to the app's handler, which records refusals and shows t
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Annotated, Any
@@ -23,6 +22,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from yiwang import forms
 from yiwang.catalog import service as catalog
 from yiwang.http import CurrentActor, DbSession, RowId
 from yiwang.identity import service as identity
@@ -30,8 +30,7 @@ from yiwang.identity.authz import AccessDenied, Actor, authorize, reach
 from yiwang.identity.models import Org
 from yiwang.kit import workdays
 from yiwang.kit.audit import format_time
-from yiwang.kit.errors import NotFound, PermissionDenied, PlatformError
-from yiwang.kit.explain import explain
+from yiwang.kit.errors import NotFound, PlatformError
 from yiwang.sharing import calls, console, gateway, lists, notices, service
 from yiwang.sharing.models import Grant, SharingRequest
 from yiwang.sharing.schemas import (
@@ -84,13 +83,6 @@ def _viewer(request: Request, db: Session, actor: Actor) -> None:
         request.state.org_name = actor.org_code
 
 
-def _check_csrf(request: Request, submitted: str | None) -> None:
-    """Refuse (403) a form post whose token is not this session's."""
-    expected = getattr(request.state, "csrf_token", None)
-    if not expected or not submitted or not secrets.compare_digest(str(expected), submitted):
-        raise PermissionDenied("页面已过期或来源不明（CSRF 校验失败），请刷新页面后重试", code="csrf_failed")
-
-
 def _allowed(actor: Actor, action: str, org: Org | None) -> bool:
     if org is None:
         return False
@@ -109,31 +101,6 @@ def _done(request: Request) -> str | None:
 def _orgs(db: Session, ids: Iterable[int | None]) -> dict[int, Org]:
     wanted = {i for i in ids if i is not None}
     return identity.orgs_by_ids(db, wanted) if wanted else {}
-
-
-def _expected(exc: PlatformError) -> bool:
-    """A failure the form shows itself (bad input, wrong state); the rest go to the error page."""
-    return exc.status < 500 and exc.status not in (401, 403, 404)
-
-
-def _field_message(exc: PlatformError, known: Sequence[str]) -> tuple[str, str]:
-    """(form input, message) of a service error: under its field when the form has it."""
-    field = exc.details.get("field") if isinstance(exc.details, dict) else None
-    message = exc.message
-    if isinstance(field, str) and field in known:
-        return field, message.removeprefix(f"{field}：")
-    return "_form", message
-
-
-def _validation_errors(exc: ValidationError, known: Sequence[str]) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    for problem, err in zip(explain(exc.errors()), exc.errors(), strict=True):
-        loc = [p for p in err.get("loc", ()) if p != "body"]
-        key = str(loc[0]) if loc and str(loc[0]) in known else "_form"
-        errors.setdefault(
-            key, problem["reason"] if key != "_form" else f"{problem['field']}：{problem['reason']}"
-        )
-    return errors
 
 
 def _lines(text: str) -> list[str]:
@@ -277,7 +244,7 @@ def submit_request(
     system: Annotated[str, Form(max_length=200)] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     code = resource.strip()
     if not code:
         raise NotFound("请先在数据目录中选择要申请的资源")
@@ -308,15 +275,15 @@ def submit_request(
     try:
         data = RequestIn.model_validate(form)
     except ValidationError as exc:
-        errors = _validation_errors(exc, REQUEST_INPUTS)
+        errors = forms.validation_errors(exc, REQUEST_INPUTS)
         return _request_form_page(request, db, actor, code, form=form, errors=errors, status=422)
     try:
         req = service.submit_request(db, actor, data)
     except PlatformError as exc:
-        if not _expected(exc):
+        if not forms.shown_on_form(exc):
             raise
         db.rollback()
-        key, message = _field_message(exc, REQUEST_INPUTS)
+        key, message = forms.field_message(exc, REQUEST_INPUTS)
         return _request_form_page(
             request, db, actor, code, form=form, errors={key: message}, status=exc.status
         )
@@ -403,7 +370,7 @@ def decide_request(
     reason: Text = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     approve = decision == "approve"
     kept: dict[str, Any] = {
         "fields": [f for f in (fields or []) if f],
@@ -436,16 +403,16 @@ def decide_request(
         try:
             parsed = DecisionIn.model_validate(item)
         except ValidationError as exc:
-            errors = _validation_errors(exc, DECISION_INPUTS)
+            errors = forms.validation_errors(exc, DECISION_INPUTS)
     if errors:
         return _request_page(request, db, actor, request_id, decision=kept, errors=errors, status=422)
     try:
         service.decide_request(db, actor, request_id, parsed)
     except PlatformError as exc:
-        if not _expected(exc):
+        if not forms.shown_on_form(exc):
             raise
         db.rollback()
-        key, message = _field_message(exc, DECISION_INPUTS)
+        key, message = forms.field_message(exc, DECISION_INPUTS)
         return _request_page(
             request, db, actor, request_id, decision=kept, errors={key: message}, status=exc.status
         )
@@ -466,7 +433,7 @@ def _reason_action(
     try:
         act(db, actor, request_id, reason.strip() or default)
     except PlatformError as exc:
-        if not _expected(exc):
+        if not forms.shown_on_form(exc):
             raise
         db.rollback()
         return _request_page(request, db, actor, request_id, errors={"_form": exc.message}, status=exc.status)
@@ -482,7 +449,7 @@ def withdraw_request(
     reason: Text = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     return _reason_action(
         request, db, actor, request_id, reason, service.withdraw_request, "withdrawn", "申请方撤回"
     )
@@ -497,7 +464,7 @@ def escalate_request(
     reason: Text = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     if not reason.strip():
         return _request_page(
             request, db, actor, request_id, errors={"escalate": "提请协调须说明理由"}, status=422
@@ -584,13 +551,13 @@ def revoke_grant(
     reason: Text = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     if not reason.strip():
         return _grant_page(request, db, actor, grant_id, errors={"reason": "撤销授权须说明理由"}, status=422)
     try:
         service.revoke_grant(db, actor, grant_id, reason.strip())
     except PlatformError as exc:
-        if not _expected(exc):
+        if not forms.shown_on_form(exc):
             raise
         db.rollback()
         return _grant_page(
@@ -739,7 +706,7 @@ def raise_objection(
     description: Text = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     form = {"resource": resource.strip(), "keys": keys, "description": description.strip()}
     errors: dict[str, str] = {}
     if not form["resource"]:
@@ -753,12 +720,12 @@ def raise_objection(
             data = ObjectionIn(resource=form["resource"], keys=_lines(keys), description=form["description"])
             objection = lists.raise_objection(db, actor, data)
         except ValidationError as exc:
-            errors = _validation_errors(exc, OBJECTION_INPUTS)
+            errors = forms.validation_errors(exc, OBJECTION_INPUTS)
         except PlatformError as exc:
-            if not _expected(exc):
+            if not forms.shown_on_form(exc):
                 raise
             db.rollback()
-            key, message = _field_message(exc, OBJECTION_INPUTS)
+            key, message = forms.field_message(exc, OBJECTION_INPUTS)
             errors = {key: message}
         else:
             return RedirectResponse(f"/sharing/objections/{objection.id}?done=objection", status_code=303)
@@ -776,7 +743,7 @@ def answer_objection(
     load: Annotated[str, Form(max_length=20)] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     kept = {"outcome": outcome, "answer": answer.strip(), "load": load.strip()}
     errors: dict[str, str] = {}
     if outcome not in ("corrected", "rejected"):
@@ -791,12 +758,12 @@ def answer_objection(
             )
             lists.answer_objection(db, actor, objection_id, data)
         except ValidationError as exc:
-            errors = _validation_errors(exc, OBJECTION_ANSWER_INPUTS)
+            errors = forms.validation_errors(exc, OBJECTION_ANSWER_INPUTS)
         except PlatformError as exc:
-            if not _expected(exc):
+            if not forms.shown_on_form(exc):
                 raise
             db.rollback()
-            key, message = _field_message(exc, OBJECTION_ANSWER_INPUTS)
+            key, message = forms.field_message(exc, OBJECTION_ANSWER_INPUTS)
             errors = {key: message}
         else:
             return RedirectResponse(f"/sharing/objections/{objection_id}?done=answered", status_code=303)
@@ -880,7 +847,7 @@ def post_demand(
     provider: Annotated[str, Form(max_length=100)] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     form = {"title": title.strip(), "items": items, "purpose": purpose.strip(), "provider": provider.strip()}
     errors: dict[str, str] = {}
     for key, label in (("title", "需求名称"), ("purpose", "用途")):
@@ -900,12 +867,12 @@ def post_demand(
             )
             lists.post_demand(db, actor, data)
         except ValidationError as exc:
-            errors = _validation_errors(exc, DEMAND_INPUTS)
+            errors = forms.validation_errors(exc, DEMAND_INPUTS)
         except PlatformError as exc:
-            if not _expected(exc):
+            if not forms.shown_on_form(exc):
                 raise
             db.rollback()
-            key, message = _field_message(exc, DEMAND_INPUTS)
+            key, message = forms.field_message(exc, DEMAND_INPUTS)
             errors = {key: message}
         else:
             return RedirectResponse("/sharing/demands?done=demand", status_code=303)
@@ -922,7 +889,7 @@ def answer_demand(
     reason: Text = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     kept = {"resource": resource.strip(), "reason": reason.strip()}
     errors: dict[str, str] = {}
     if not kept["resource"] and not kept["reason"]:
@@ -932,12 +899,12 @@ def answer_demand(
             data = DemandAnswerIn(resource=kept["resource"] or None, reason=kept["reason"])
             lists.answer_demand(db, actor, demand_id, data)
         except ValidationError as exc:
-            errors = _validation_errors(exc, ("resource", "reason"))
+            errors = forms.validation_errors(exc, ("resource", "reason"))
         except PlatformError as exc:
-            if not _expected(exc):
+            if not forms.shown_on_form(exc):
                 raise
             db.rollback()
-            key, message = _field_message(exc, ("resource", "reason"))
+            key, message = forms.field_message(exc, ("resource", "reason"))
             errors = {key: message}
         else:
             return RedirectResponse("/sharing/demands?done=answered", status_code=303)
@@ -1002,7 +969,7 @@ def assign_duty(
     note: Text = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     form = {"org": org.strip(), "resource": resource.strip(), "note": note.strip()}
     errors: dict[str, str] = {}
     if not form["org"]:
@@ -1013,12 +980,12 @@ def assign_duty(
         try:
             lists.assign_duty(db, actor, DutyIn.model_validate(form))
         except ValidationError as exc:
-            errors = _validation_errors(exc, DUTY_INPUTS)
+            errors = forms.validation_errors(exc, DUTY_INPUTS)
         except PlatformError as exc:
-            if not _expected(exc):
+            if not forms.shown_on_form(exc):
                 raise
             db.rollback()
-            key, message = _field_message(exc, DUTY_INPUTS)
+            key, message = forms.field_message(exc, DUTY_INPUTS)
             errors = {key: message}
         else:
             return RedirectResponse(
