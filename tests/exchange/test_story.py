@@ -206,6 +206,16 @@ class TestStory:
         with pytest.raises(InvalidInput, match="region"):
             order(market, listing_id, username="buyer_sz", region="440300")
 
+    def test_an_asset_revoked_after_listing_cannot_be_ordered(self, market: Market) -> None:
+        listing_id = market.published()
+        with market.platform.session_scope(read_only=True) as db:
+            number = service.get_listing(db, None, listing_id).certificate
+        with market.platform.session_scope() as db:
+            registry.revoke(db, market.actor("operator"), "standard", number, "登记材料不实")
+        with pytest.raises(ListingRefused) as refused:
+            order(market, listing_id)
+        assert refused.value.code == "certificate_not_active"
+
     def test_an_overdraft_changes_nothing(self, market: Market) -> None:
         listing_id = market.published(price=20_000_000)
         before = balances(market)

@@ -727,6 +727,8 @@ def order(session: Session, actor: Actor, data: OrderIn) -> Paid:
         raise WrongState(f"挂牌 #{listing.id} 未在挂牌中，不能下单")
     if listing.seller_id == buyer.org.id:
         raise InvalidInput("listing：不能购买本单位挂牌的产品", details={"field": "listing"})
+    # The asset may have been pledged, transferred, cancelled or revoked since it was listed.
+    _check_certificate(session, _org(session, listing.seller_id), listing.certificate)
     terms = policy(listing)
     today = _today()
     if data.purpose not in terms.purposes:
