@@ -16,6 +16,7 @@ Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 RegionCode = Annotated[str, StringConstraints(pattern=r"^\d{6}$|^\d{9}$")]
 Purpose = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Fen = Annotated[int, Field(ge=0, le=10**13)]
+RowId = Annotated[int, Field(ge=1, le=2_147_483_647)]  # ids in bodies: bounded, never a database overflow
 NodeKind = Literal["exchange", "base", "platform"]
 MemberRole = Literal["seller", "buyer", "merchant", "assessor"]
 PriceModel = Literal["one_time", "subscription", "per_call"]
@@ -72,7 +73,7 @@ class ListingIn(Strict):
     )
     table_name: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")] = "data"
     k: Annotated[int, Field(ge=2, le=10000)] = 10
-    public_grants: Annotated[list[int], Field(max_length=20)] = Field(default_factory=list)
+    public_grants: Annotated[list[RowId], Field(max_length=20)] = Field(default_factory=list)
     policy: PolicyIn
 
 
@@ -86,7 +87,7 @@ class ReasonIn(Strict):
 
 
 class OrderIn(Strict):
-    listing: int
+    listing: RowId
     quantity: Annotated[int, Field(ge=1, le=10**6)] = 1
     purpose: Purpose
     region: RegionCode
@@ -123,5 +124,5 @@ class DepositIn(Strict):
 
 
 class SandboxQueryIn(Strict):
-    contract: int
+    contract: RowId
     sql: Annotated[str, StringConstraints(min_length=1, max_length=20000)]

@@ -6,17 +6,19 @@ import json
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, UploadFile
+from fastapi import APIRouter, Form, Query, Request, UploadFile
+from fastapi.responses import FileResponse
 
 from yiwang.http import CurrentActor, DbSession, OptionalActor, RowId, platform
 from yiwang.identity import service as identity
 from yiwang.identity.models import Org
 from yiwang.kit.crypto import get_suite
 from yiwang.kit.errors import InvalidInput
-from yiwang.registry import bundle, log, service
-from yiwang.registry.models import Application, Certificate, ChangeRequest, Licence
+from yiwang.registry import bundle, files, log, service
+from yiwang.registry.models import Application, Attachment, Certificate, ChangeRequest, Licence
 from yiwang.registry.schemas import (
     ApplicationIn,
+    AttachmentKind,
     ChangeIn,
     DecisionIn,
     LicenceIn,
@@ -96,6 +98,82 @@ def submit_application(body: ApplicationIn, actor: CurrentActor, db: DbSession) 
 @router.get("/applications/{application_id}", responses=ERRORS)
 def get_application(application_id: RowId, actor: CurrentActor, db: DbSession) -> dict[str, Any]:
     return _application_out(db, service.get_application(db, actor, application_id))
+
+
+# ------------------------------------------------------------------ attachments (证明材料)
+
+
+def _attachment_out(a: Attachment) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "application": a.application_id,
+        "kind": a.kind,
+        "name": a.name,
+        "content_type": a.content_type,
+        "size": a.size,
+        "hash": a.hash,
+        "uploaded_by": a.uploaded_by,
+        "created_at": a.created_at,
+        "url": f"{router.prefix}/attachments/{a.id}",
+    }
+
+
+def _store(request: Request) -> files.AttachmentStore:
+    return files.AttachmentStore.under(platform(request).settings.data_dir)
+
+
+@router.post("/applications/{application_id}/attachments", status_code=201, responses=ERRORS)
+def upload_attachment(
+    application_id: RowId,
+    file: UploadFile,
+    kind: Annotated[AttachmentKind, Form()],
+    actor: CurrentActor,
+    db: DbSession,
+    request: Request,
+) -> dict[str, Any]:
+    """Attach a supporting document (multipart ``file`` and ``kind``): the holder's staff or the
+    registry, while the application is submitted or in compliance review; at most 20 files of
+    20 MB each, PDF, PNG, JPEG, DOCX, XLSX, ZIP or UTF-8 CSV/TXT (checked from the bytes)."""
+    # Read one byte past the limit: enough to tell "too large" without holding more in memory.
+    content = file.file.read(files.MAX_ATTACHMENT_BYTES + 1)
+    attachment = service.add_attachment(
+        db,
+        actor,
+        _store(request),
+        _suite(request),
+        application_id,
+        kind=kind,
+        filename=file.filename or "",
+        content=content,
+    )
+    return _attachment_out(attachment)
+
+
+@router.get("/applications/{application_id}/attachments", responses=ERRORS)
+def list_attachments(application_id: RowId, actor: CurrentActor, db: DbSession) -> list[dict[str, Any]]:
+    """The application's attachments, oldest first (its holder, assessors, auditors, the registry)."""
+    return [_attachment_out(a) for a in service.list_attachments(db, actor, application_id)]
+
+
+@router.get(
+    "/attachments/{attachment_id}",
+    response_class=FileResponse,
+    responses={**ERRORS, 200: {"description": "the file", "content": {"application/octet-stream": {}}}},
+)
+def download_attachment(
+    attachment_id: RowId, actor: CurrentActor, db: DbSession, request: Request
+) -> FileResponse:
+    """Download an attachment (audited); its name in ``Content-Disposition`` (RFC 5987 ``filename*``)."""
+    attachment = service.download_attachment(db, actor, attachment_id)
+    return FileResponse(
+        _store(request).open(attachment.hash),
+        media_type=attachment.content_type,
+        headers={
+            "Content-Disposition": files.content_disposition(attachment.name),
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+        },
+    )
 
 
 @router.post("/applications/{application_id}/accept", responses=ERRORS)

@@ -142,3 +142,23 @@ class Licence(Base):
     granted_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column()
+
+
+class Attachment(Base):
+    """A supporting document of an application (数据来源证明, 授权书, 合规自评报告, 样例数据 …).
+
+    The bytes live under ``<data_dir>/attachments``, named by their hash (two uploads of the same
+    file share one copy); the row says which application they support and how they came in."""
+
+    __tablename__ = "registry_attachment"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("registry_application.id"), index=True)
+    # source_proof | authorization | compliance_self_assessment | sample | other
+    kind: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))  # the uploaded file's name, sanitised
+    content_type: Mapped[str] = mapped_column(String(100))  # found from the bytes, not the client's word
+    size: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(128), index=True)  # SHA-256 or SM3 (the platform's suite)
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

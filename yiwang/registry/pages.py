@@ -1,5 +1,7 @@
 """The registry's pages: the public register and the log's checkpoint, the application form with the
-fingerprint upload, the holder's applications, the registry's and the assessor's review queue, the
+fingerprint upload, the holder's applications, each application's page with its attachments (证明材料:
+the list with download links, and the upload form while they may still be added), the registry's
+and the assessor's review queue, the
 public notice with its objection form, certificate pages (QR code, bank pledges, the holder's change
 registrations and licences, the registry's decisions on changes and its transfer / cancel / revoke),
 and the public verification page.
@@ -39,8 +41,8 @@ from yiwang.kit import workdays
 from yiwang.kit.crypto import get_suite
 from yiwang.kit.errors import InvalidInput, NotFound, PermissionDenied, PlatformError
 from yiwang.kit.explain import explain
-from yiwang.registry import bundle, log, service
-from yiwang.registry.models import Application, Certificate, ChangeRequest, Licence
+from yiwang.registry import bundle, files, log, service
+from yiwang.registry.models import Application, Attachment, Certificate, ChangeRequest, Licence
 from yiwang.registry.schemas import ApplicationIn, ChangeIn, DecisionIn, LicenceIn, ObjectionIn, ReportIn
 
 router = APIRouter(include_in_schema=False)
@@ -80,6 +82,7 @@ DONE = (
     "change_withdrawn",
     "licence",
     "licence_end",
+    "attachment",
 )
 APPLY_INPUTS = (
     "name",
@@ -177,6 +180,31 @@ TEXT: dict[str, dict[str, str]] = {
         "registry.change.file": "或上传新版本数据集（平台计算新指纹）",
         "registry.change.queue": "待审核的变更登记",
         "registry.change.open": "前往凭证页审核",
+        "registry.done.attachment": "附件已上传。",
+        "registry.application.title": "登记申请",
+        "registry.application.open": "申请详情与附件",
+        "registry.attachment.title": "证明材料（附件）",
+        "registry.attachment.none": "暂无附件。",
+        "registry.attachment.kind": "材料类别",
+        "registry.attachment.name": "文件名",
+        "registry.attachment.size": "大小",
+        "registry.attachment.hash": "哈希",
+        "registry.attachment.uploaded": "上传",
+        "registry.attachment.file": "文件",
+        "registry.attachment.choose": "请选择",
+        "registry.attachment.upload": "上传附件",
+        "registry.attachment.hint": (
+            "可上传 PDF、PNG、JPEG、DOCX、XLSX、ZIP 以及 UTF-8 编码的 CSV、TXT，每份不超过 {mb} MB，"
+            "每件申请最多 {n} 份；平台按文件内容判断类型。"
+            "签发凭证时，各附件的类别、文件名、哈希和大小写入凭证。"
+        ),
+        "registry.attachment.closed": "公示开始后附件不再变动，不能再上传。",
+        "registry.attachment.kind.source_proof": "数据来源证明",
+        "registry.attachment.kind.authorization": "授权书",
+        "registry.attachment.kind.compliance_self_assessment": "合规自评报告",
+        "registry.attachment.kind.sample": "样例数据",
+        "registry.attachment.kind.other": "其他材料",
+        "registry.cert.attachments": "证明材料",
     },
     "en": {
         "registry.event.licence": "Licence",
@@ -244,10 +272,36 @@ TEXT: dict[str, dict[str, str]] = {
         "registry.change.file": "or upload the new dataset version (the platform fingerprints it)",
         "registry.change.queue": "Change registrations to review",
         "registry.change.open": "Review on the certificate page",
+        "registry.done.attachment": "Attachment uploaded.",
+        "registry.application.title": "Application",
+        "registry.application.open": "Details and attachments",
+        "registry.attachment.title": "Supporting documents",
+        "registry.attachment.none": "No attachments.",
+        "registry.attachment.kind": "Kind",
+        "registry.attachment.name": "File name",
+        "registry.attachment.size": "Size",
+        "registry.attachment.hash": "Hash",
+        "registry.attachment.uploaded": "Uploaded",
+        "registry.attachment.file": "File",
+        "registry.attachment.choose": "Choose",
+        "registry.attachment.upload": "Upload",
+        "registry.attachment.hint": (
+            "PDF, PNG, JPEG, DOCX, XLSX, ZIP and UTF-8 CSV or text; at most {mb} MB each and {n} per "
+            "application; the platform checks the type from the file's content. The certificate lists "
+            "each attachment's kind, name, hash and size."
+        ),
+        "registry.attachment.closed": "Attachments are fixed once the public notice starts.",
+        "registry.attachment.kind.source_proof": "Proof of data source",
+        "registry.attachment.kind.authorization": "Authorisation",
+        "registry.attachment.kind.compliance_self_assessment": "Compliance self-assessment",
+        "registry.attachment.kind.sample": "Sample data",
+        "registry.attachment.kind.other": "Other",
+        "registry.cert.attachments": "Supporting documents",
     },
 }
 CHANGE_INPUTS = (*service.CHANGEABLE, "file", "reason")
 LICENCE_INPUTS = ("licensee", "right", "scope", "valid_from", "valid_until")
+ATTACHMENT_INPUTS = ("kind", "file", "status")
 
 
 # ------------------------------------------------------------------ helpers
@@ -658,6 +712,115 @@ def my_applications(request: Request, actor: CurrentActor, db: DbSession) -> Res
         "done": _done(request),
     }
     return _render(request, "registry/mine.html", context)
+
+
+# ------------------------------------------------------------------ an application and its attachments
+
+
+def _human_size(n: int) -> str:
+    """A size for people: 980 B, 12.3 KB, 4.5 MB."""
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} KB"
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
+def _attachment_shape(a: Attachment) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "kind": a.kind,
+        "name": a.name,
+        "size": a.size,
+        "size_text": _human_size(a.size),
+        "hash": a.hash,
+        "content_type": a.content_type,
+        "uploaded_by": a.uploaded_by,
+        "created_at": a.created_at,
+        "url": f"/api/v1/registry/attachments/{a.id}",
+    }
+
+
+def _application_page(
+    request: Request,
+    db: Session,
+    actor: Actor,
+    application_id: int,
+    *,
+    errors: Mapping[str, str] | None = None,
+    kept: Mapping[str, Any] | None = None,
+    status: int = 200,
+) -> Response:
+    application, holder = service.visible_application(db, actor, application_id)
+    shape = _shapes(db, [application])[0]
+    attachments = service.attachments_of(db, [application.id])[application.id]
+    _viewer(request, db, actor)
+    context = {
+        "a": shape,
+        "number": service.certificate_numbers(db, [application.id]).get(application.id),
+        "attachments": [_attachment_shape(f) for f in attachments],
+        "can_attach": service.may_attach(actor, application, holder),
+        "holds": _holds(actor, holder),
+        "kinds": service.ATTACHMENT_KINDS,
+        "max_mb": files.MAX_ATTACHMENT_BYTES // (1024 * 1024),
+        "max_count": files.MAX_ATTACHMENTS,
+        "errors": dict(errors or {}),
+        "kept": dict(kept or {}),
+        "done": _done(request),
+    }
+    return _render(request, "registry/application.html", context, status=status)
+
+
+@router.get("/registry/applications/{application_id}")
+def application_page(request: Request, application_id: RowId, actor: CurrentActor, db: DbSession) -> Response:
+    """One application: its fields, where it stands, its attachments (and the upload form while they
+    may be added). Its holder, assessors, auditors and the registry; "not found" for anyone else."""
+    return _application_page(request, db, actor, application_id)
+
+
+@router.post("/registry/applications/{application_id}/attachments")
+def upload_attachment(
+    request: Request,
+    application_id: RowId,
+    actor: CurrentActor,
+    db: DbSession,
+    kind: Annotated[str, Form(max_length=40)] = "",
+    file: Annotated[UploadFile | None, File()] = None,
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    _check_csrf(request, csrf_token)
+    kept = {"kind": kind if kind in service.ATTACHMENT_KINDS else ""}
+    errors: dict[str, str] = {}
+    if not kept["kind"]:
+        errors["kind"] = "请选择材料类别"
+    if file is None or not file.filename:
+        errors["file"] = "请选择要上传的文件"
+    if errors or file is None:
+        return _application_page(request, db, actor, application_id, errors=errors, kept=kept, status=422)
+    content = file.file.read(files.MAX_ATTACHMENT_BYTES + 1)  # one byte past the limit tells "too large"
+    store = files.AttachmentStore.under(platform(request).settings.data_dir)
+    try:
+        service.add_attachment(
+            db,
+            actor,
+            store,
+            _suite(request),
+            application_id,
+            kind=kind,
+            filename=file.filename or "",
+            content=content,
+        )
+    except PlatformError as exc:
+        if not _expected(exc):
+            raise
+        db.rollback()  # and with it any file this upload stored (files.py)
+        key, message = _field_message(exc, ATTACHMENT_INPUTS)
+        return _application_page(
+            request, db, actor, application_id, errors={key: message}, kept=kept, status=exc.status
+        )
+    return RedirectResponse(
+        f"/registry/applications/{application_id}?done=attachment#attachments", status_code=303
+    )
 
 
 # ------------------------------------------------------------------ the review queue

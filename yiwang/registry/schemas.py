@@ -12,6 +12,7 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
 Right = Literal["holding", "processing", "operating"]
 Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+AttachmentKind = Literal["source_proof", "authorization", "compliance_self_assessment", "sample", "other"]
 Frequency = Literal["realtime", "daily", "weekly", "monthly", "quarterly", "yearly", "irregular"]
 
 

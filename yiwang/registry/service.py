@@ -12,13 +12,13 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, get_args
 
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from yiwang.identity import service as identity
-from yiwang.identity.authz import Actor, Scope, authorize, reach, register_actions
+from yiwang.identity.authz import AccessDenied, Actor, Scope, authorize, reach, register_actions
 from yiwang.identity.models import Org
 from yiwang.kit import audit, workdays
 from yiwang.kit.audit import canonical_json
@@ -26,8 +26,17 @@ from yiwang.kit.crypto import Keyring, get_suite
 from yiwang.kit.db import utcnow
 from yiwang.kit.errors import Conflict, InvalidInput, NotFound
 from yiwang.registry import log
+from yiwang.registry.files import (
+    MAX_ATTACHMENT_BYTES,
+    MAX_ATTACHMENTS,
+    AttachmentStore,
+    safe_name,
+    sniff,
+    with_extension,
+)
 from yiwang.registry.models import (
     Application,
+    Attachment,
     Certificate,
     CertificateEvent,
     CertificateSequence,
@@ -35,13 +44,24 @@ from yiwang.registry.models import (
     Licence,
     NoticeObjection,
 )
-from yiwang.registry.schemas import ApplicationIn, ChangeIn, DecisionIn, LicenceIn, ObjectionIn, ReportIn
+from yiwang.registry.schemas import (
+    ApplicationIn,
+    AttachmentKind,
+    ChangeIn,
+    DecisionIn,
+    LicenceIn,
+    ObjectionIn,
+    ReportIn,
+)
 
 REGISTRY: dict[str, Scope] = {"admin": "all", "operator": "all"}
 register_actions(
     {
         # apply to register a data asset held by one's own organisation
         "registry.apply": {"enterprise": "own_org", "staff": "own_org", "cdo": "subtree"},
+        # attach supporting documents to an application of one's own organisation (the registry: to
+        # any), while it is submitted or in compliance review
+        "registry.attach": {"enterprise": "own_org", "staff": "own_org", "cdo": "subtree", **REGISTRY},
         # act as the holder of one's own organisation's certificates: apply for a change
         # registration, license usage rights to another org, end such a licence early
         "registry.hold": {"enterprise": "own_org", "staff": "own_org", "cdo": "subtree"},
@@ -113,6 +133,28 @@ CHANGE_STATUS_ZH = {
 }
 
 
+APPLICATION_STATUS_ZH = {
+    "submitted": "待受理",
+    "compliance": "合规审查中",
+    "notice": "公示中",
+    "paused": "公示暂停",
+    "issued": "已发证",
+    "refused": "不予登记",
+    "withdrawn": "已撤回",
+}
+ATTACHMENT_KINDS: tuple[str, ...] = get_args(AttachmentKind)
+ATTACHMENT_KIND_ZH = {
+    "source_proof": "数据来源证明",
+    "authorization": "授权书",
+    "compliance_self_assessment": "合规自评报告",
+    "sample": "样例数据",
+    "other": "其他材料",
+}
+# Attachments may be added until the public notice starts: what the public sees in the notice, and
+# what the certificate then lists, is the material the registry reviewed.
+ATTACHABLE = ("submitted", "compliance")
+
+
 class WrongState(Conflict):
     code = "wrong_state"
 
@@ -131,6 +173,23 @@ class ChangeNotFound(NotFound):
 
 class LicenceNotFound(NotFound):
     code = "licence_not_found"
+
+
+class AttachmentNotFound(NotFound):
+    code = "attachment_not_found"
+
+
+class NotRevealed(AccessDenied):
+    """A refusal answered as "not found", so that whether another organisation's application (or its
+    attachment) exists is not revealed. Still an :class:`AccessDenied`: the app records it in the
+    audit log as a denied attempt (with the action and target), in a transaction of its own."""
+
+    status = 404
+
+    def __init__(self, denied: AccessDenied, message: str, code: str) -> None:
+        super().__init__(denied.actor, denied.action, denied.target_type, denied.target_id, "不在查看范围内")
+        self.message, self.details, self.args = message, None, (message,)
+        self.code = code  # type: ignore[misc]
 
 
 def _record(
@@ -241,6 +300,175 @@ def certificate_numbers(session: Session, application_ids: Sequence[int]) -> dic
         )
     )
     return {app_id: number for app_id, number in rows}
+
+
+# ------------------------------------------------------------------ attachments (证明材料)
+
+
+def visible_application(
+    session: Session, actor: Actor, application_id: int, *, lock: bool = False
+) -> tuple[Application, Org]:
+    """The application and its holder, when the actor may see it; "not found" otherwise (an
+    application of another organisation is not revealed). ``lock`` holds its row until the
+    transaction ends (an upload counts the attachments and checks the state under it)."""
+    query = select(Application).where(Application.id == application_id)
+    if lock:
+        query = query.with_for_update()
+    application = session.execute(query).scalar_one_or_none()
+    missing = f"登记申请 #{application_id} 不存在"
+    if application is None:
+        raise ApplicationNotFound(missing)
+    holder = _org(session, application.holder_id)
+    try:
+        authorize(
+            actor,
+            "registry.view",
+            org_path=holder.path,
+            target_type="registry_application",
+            target_id=application_id,
+        )
+    except AccessDenied as denied:
+        raise NotRevealed(denied, missing, ApplicationNotFound.code) from None
+    return application, holder
+
+
+def may_attach(actor: Actor | None, application: Application, holder: Org) -> bool:
+    """Whether the actor may add attachments to the application now (its state allows, and it acts
+    for the holder or is the registry)."""
+    if actor is None or application.status not in ATTACHABLE:
+        return False
+    try:
+        authorize(actor, "registry.attach", org_path=holder.path)
+    except AccessDenied:
+        return False
+    return True
+
+
+def add_attachment(
+    session: Session,
+    actor: Actor,
+    store: AttachmentStore,
+    suite: str,
+    application_id: int,
+    *,
+    kind: str,
+    filename: str,
+    content: bytes,
+) -> Attachment:
+    """The holder's staff (or the registry) attach a supporting document to an application that is
+    submitted or in compliance review: at most 20 per application, each at most 20 MB, of a type
+    found from the file's bytes (PDF, PNG, JPEG, DOCX, XLSX, ZIP, UTF-8 CSV or text). Every check
+    comes before anything is stored; the file is kept by its hash (SHA-256 or SM3)."""
+    application, holder = visible_application(session, actor, application_id, lock=True)
+    authorize(
+        actor,
+        "registry.attach",
+        org_path=holder.path,
+        target_type="registry_application",
+        target_id=application_id,
+    )
+    if application.status not in ATTACHABLE:
+        state = APPLICATION_STATUS_ZH.get(application.status, application.status)
+        raise WrongState(
+            f"status：登记申请 #{application.id} {state}，不能再上传附件（只在待受理和合规审查阶段可以上传，"
+            "公示开始后材料不再变动）",
+            details={"field": "status", "status": application.status},
+        )
+    if kind not in ATTACHMENT_KINDS:
+        raise InvalidInput(
+            "kind：附件类别应为 " + "、".join(f"{k}（{ATTACHMENT_KIND_ZH[k]}）" for k in ATTACHMENT_KINDS),
+            details={"field": "kind"},
+        )
+    count = session.execute(
+        select(func.count(Attachment.id)).where(Attachment.application_id == application.id)
+    ).scalar_one()
+    if count >= MAX_ATTACHMENTS:
+        raise InvalidInput(
+            f"file：每件登记申请最多 {MAX_ATTACHMENTS} 份附件，本申请已有 {count} 份",
+            details={"field": "file"},
+        )
+    if not content:
+        raise InvalidInput("file：文件为空", details={"field": "file"})
+    if len(content) > MAX_ATTACHMENT_BYTES:
+        raise InvalidInput(
+            f"file：文件超过 {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB（{len(content)} 字节）",
+            details={"field": "file"},
+        )
+    name = safe_name(filename)
+    found = sniff(content, name)
+    name = with_extension(name, found)
+    digest = get_suite(suite).hash_hex(content)
+    store.put(session, digest, content)
+    attachment = Attachment(
+        application_id=application.id,
+        kind=kind,
+        name=name,
+        content_type=found.content_type,
+        size=len(content),
+        hash=digest,
+        uploaded_by=actor.username,
+    )
+    session.add(attachment)
+    session.flush()
+    # The file name stays out of the audit entry: names may carry personal data ("张三身份证.pdf").
+    _record(
+        session,
+        actor,
+        "registry.attachment.upload",
+        "registry_application",
+        application.id,
+        attachment=attachment.id,
+        kind=kind,
+        size=len(content),
+        hash=digest,
+    )
+    return attachment
+
+
+def list_attachments(session: Session, actor: Actor, application_id: int) -> list[Attachment]:
+    """An application's attachments, oldest first: for its holder, assessors, auditors and the
+    registry; "not found" for anyone else."""
+    application, _holder = visible_application(session, actor, application_id)
+    return attachments_of(session, [application.id])[application.id]
+
+
+def attachments_of(session: Session, application_ids: Sequence[int]) -> dict[int, list[Attachment]]:
+    """The attachments of each application, oldest first (one query). Callers decide who may see."""
+    found: dict[int, list[Attachment]] = {i: [] for i in application_ids}
+    if application_ids:
+        query = (
+            select(Attachment).where(Attachment.application_id.in_(application_ids)).order_by(Attachment.id)
+        )
+        for attachment in session.execute(query).scalars():
+            found[attachment.application_id].append(attachment)
+    return found
+
+
+def download_attachment(session: Session, actor: Actor, attachment_id: int) -> Attachment:
+    """An attachment to send, for those who may see its application (else "not found"); audited."""
+    attachment = session.get(Attachment, attachment_id)
+    missing = f"附件 #{attachment_id} 不存在"
+    if attachment is None:
+        raise AttachmentNotFound(missing)
+    try:
+        visible_application(session, actor, attachment.application_id)
+    except NotRevealed as hidden:
+        raise NotRevealed(hidden, missing, AttachmentNotFound.code) from None
+    _record(
+        session,
+        actor,
+        "registry.attachment.download",
+        "registry_attachment",
+        attachment.id,
+        application=attachment.application_id,
+        hash=attachment.hash,
+    )
+    return attachment
+
+
+def certified_attachments(attachments: Sequence[Attachment]) -> list[dict[str, Any]]:
+    """What a certificate body says of the attachments: kind, name, hash and size of each."""
+    return [{"kind": a.kind, "name": a.name, "hash": a.hash, "size": a.size} for a in attachments]
 
 
 def _application(session: Session, actor: Actor, application_id: int, action: str) -> Application:
@@ -419,10 +647,16 @@ def issue_due(
     """Issue a certificate for every application whose public notice ended without open objections."""
     today = today or workdays.beijing_today()
     authorize(actor, "registry.review", target_type="registry_application")
-    due = session.execute(
-        select(Application).where(Application.status == "notice", Application.notice_end < today)
-    ).scalars()
-    return [_issue(session, actor, keyring, application, today) for application in list(due)]
+    due = list(
+        session.execute(
+            select(Application).where(Application.status == "notice", Application.notice_end < today)
+        ).scalars()
+    )
+    attachments = attachments_of(session, [application.id for application in due])
+    return [
+        _issue(session, actor, keyring, application, today, attachments[application.id])
+        for application in due
+    ]
 
 
 # ------------------------------------------------------------------ certificates
@@ -440,7 +674,12 @@ def _next_number(session: Session, year: int) -> str:
 
 
 def _issue(
-    session: Session, actor: Actor, keyring: Keyring, application: Application, today: date
+    session: Session,
+    actor: Actor,
+    keyring: Keyring,
+    application: Application,
+    today: date,
+    attachments: Sequence[Attachment] = (),
 ) -> Certificate:
     holder = _org(session, application.holder_id)
     number = _next_number(session, today.year)
@@ -465,6 +704,9 @@ def _issue(
         "suite": keyring.suite_name,
         "version": 1,  # a change registration re-signs the body as version 2, 3, …
     }
+    if attachments:
+        # Only when there are any: certificates issued without attachments keep the body they had.
+        body["attachments"] = certified_attachments(attachments)
     text = canonical_json(body)
     signature = keyring.sign(certificate_message(text))
     certificate = Certificate(
