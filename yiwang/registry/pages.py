@@ -33,6 +33,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from yiwang import forms
 from yiwang.http import CurrentActor, DbSession, OptionalActor, RowId, platform
 from yiwang.identity import service as identity
 from yiwang.identity.authz import AccessDenied, Actor, authorize, reach
@@ -357,17 +358,10 @@ def _public_token(request: Request) -> str:
     return f"{nonce}.{_sign(request, nonce)}"
 
 
-def _check_csrf(request: Request, submitted: str | None) -> None:
-    """Refuse (403) a signed-in form post whose token is not this session's."""
-    expected = getattr(request.state, "csrf_token", None)
-    if not expected or not submitted or not secrets.compare_digest(str(expected), submitted):
-        raise PermissionDenied("页面已过期或来源不明（CSRF 校验失败），请刷新页面后重试", code="csrf_failed")
-
-
 def _check_public_csrf(request: Request, submitted: str | None) -> None:
     """A signed-in visitor proves the session's token; anyone else the signed double-submit cookie."""
     if getattr(request.state, "csrf_token", ""):
-        _check_csrf(request, submitted)
+        forms.check_csrf(request, submitted)
         return
     cookie = request.cookies.get(PUBLIC_CSRF_COOKIE, "")
     nonce, _, signature = cookie.partition(".")
@@ -383,30 +377,6 @@ def _check_public_csrf(request: Request, submitted: str | None) -> None:
 def _done(request: Request) -> str | None:
     done = request.query_params.get("done")
     return done if done in DONE else None
-
-
-def _expected(exc: PlatformError) -> bool:
-    """A failure the form shows itself (bad input, wrong state); the rest go to the error page."""
-    return exc.status < 500 and exc.status not in (401, 403, 404)
-
-
-def _field_message(exc: PlatformError, known: Sequence[str]) -> tuple[str, str]:
-    """(form input, message) of a service error: under its field when the form has it."""
-    field = exc.details.get("field") if isinstance(exc.details, dict) else None
-    if isinstance(field, str) and field in known:
-        return field, exc.message.removeprefix(f"{field}：")
-    return "_form", exc.message
-
-
-def _validation_errors(exc: ValidationError, known: Sequence[str]) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    for problem, err in zip(explain(exc.errors()), exc.errors(), strict=True):
-        loc = [p for p in err.get("loc", ()) if p != "body"]
-        key = str(loc[0]) if loc and str(loc[0]) in known else "_form"
-        errors.setdefault(
-            key, problem["reason"] if key != "_form" else f"{problem['field']}：{problem['reason']}"
-        )
-    return errors
 
 
 def _orgs(db: Session, ids: Iterable[int | None]) -> dict[int, Org]:
@@ -606,7 +576,7 @@ def submit_application(
     file: Annotated[UploadFile | None, File()] = None,
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     authorize(actor, "registry.apply", target_type="registry_application")
     form: dict[str, Any] = {
         "name": name.strip(),
@@ -634,7 +604,7 @@ def submit_application(
             form["fingerprint"], form["file_bytes"] = _fingerprint(request, file)
             form["file_name"] = file.filename[:300]
         except InvalidInput as exc:
-            key, message = _field_message(exc, APPLY_INPUTS)
+            key, message = forms.field_message(exc, APPLY_INPUTS)
             errors[key] = message
     for key, message in REQUIRED.items():
         if not form[key]:
@@ -680,15 +650,15 @@ def submit_application(
         data = ApplicationIn.model_validate({**item, **counts, "scenarios": lines})
     except ValidationError as exc:
         return _apply_page(
-            request, db, actor, form=form, errors=_validation_errors(exc, APPLY_INPUTS), status=422
+            request, db, actor, form=form, errors=forms.validation_errors(exc, APPLY_INPUTS), status=422
         )
     try:
         application = service.submit_application(db, actor, data)
     except PlatformError as exc:
-        if not _expected(exc):
+        if not forms.shown_on_form(exc):
             raise
         db.rollback()
-        key, message = _field_message(exc, APPLY_INPUTS)
+        key, message = forms.field_message(exc, APPLY_INPUTS)
         return _apply_page(request, db, actor, form=form, errors={key: message}, status=exc.status)
     return RedirectResponse(f"/registry/mine?done=submitted#application-{application.id}", status_code=303)
 
@@ -788,7 +758,7 @@ def upload_attachment(
     file: Annotated[UploadFile | None, File()] = None,
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     kept = {"kind": kind if kind in service.ATTACHMENT_KINDS else ""}
     errors: dict[str, str] = {}
     if not kept["kind"]:
@@ -811,10 +781,10 @@ def upload_attachment(
             content=content,
         )
     except PlatformError as exc:
-        if not _expected(exc):
+        if not forms.shown_on_form(exc):
             raise
         db.rollback()  # and with it any file this upload stored (files.py)
-        key, message = _field_message(exc, ATTACHMENT_INPUTS)
+        key, message = forms.field_message(exc, ATTACHMENT_INPUTS)
         return _application_page(
             request, db, actor, application_id, errors={key: message}, kept=kept, status=exc.status
         )
@@ -889,7 +859,7 @@ def _review_action(
     try:
         act()
     except PlatformError as exc:
-        if not _expected(exc):
+        if not forms.shown_on_form(exc):
             raise
         db.rollback()
         return _review_page(
@@ -917,7 +887,7 @@ def accept_application(
     reason: Text = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     key, kept = f"accept-{application_id}", {"decision": decision, "reason": reason}
     approve, error = _decision(decision, reason, "approve", "refuse")
     if approve is None:
@@ -941,7 +911,7 @@ def attach_report(
     report: Text = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     key, kept = f"report-{application_id}", {"opinion": opinion, "report": report}
     if opinion not in ("pass", "fail") or not report.strip():
         error = "请选择评估意见" if opinion not in ("pass", "fail") else "请填写评估报告"
@@ -968,7 +938,7 @@ def decide_compliance(
     reason: Text = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     key, kept = f"compliance-{application_id}", {"decision": decision, "reason": reason}
     approve, error = _decision(decision, reason, "approve", "refuse")
     if approve is None:
@@ -992,7 +962,7 @@ def decide_objection(
     reason: Text = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     key, kept = f"objection-{objection_id}", {"decision": decision, "reason": reason}
     if decision not in ("uphold", "dismiss"):
         return _review_page(
@@ -1018,7 +988,7 @@ def decide_objection(
 def issue_due(
     request: Request, actor: CurrentActor, db: DbSession, csrf_token: Annotated[str, Form()] = ""
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     issued = service.issue_due(db, actor, platform(request).keyring)
     return RedirectResponse(f"/registry/review?done=issued&n={len(issued)}", status_code=303)
 
@@ -1249,7 +1219,7 @@ def _certificate_action(
     try:
         act(number)
     except PlatformError as exc:
-        if not _expected(exc):
+        if not forms.shown_on_form(exc):
             raise
         db.rollback()
         field = exc.details.get("field") if isinstance(exc.details, dict) else None
@@ -1264,7 +1234,7 @@ def _certificate_action(
 def pledge(
     request: Request, number: str, actor: CurrentActor, db: DbSession, csrf_token: Annotated[str, Form()] = ""
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     suite = _suite(request)
     return _certificate_action(
         request, db, actor, number, "pledge", {}, lambda n: service.pledge(db, actor, suite, n)
@@ -1275,7 +1245,7 @@ def pledge(
 def release(
     request: Request, number: str, actor: CurrentActor, db: DbSession, csrf_token: Annotated[str, Form()] = ""
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     suite = _suite(request)
     return _certificate_action(
         request, db, actor, number, "release", {}, lambda n: service.release(db, actor, suite, n)
@@ -1302,7 +1272,7 @@ def transfer(
     reason: Text = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     authorize(actor, "registry.review", target_type="certificate", target_id=number[:40])
     kept = {"to": to, "reason": reason}
     if not to.strip():
@@ -1339,7 +1309,7 @@ def cancel(
     reason: Text = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     authorize(actor, "registry.review", target_type="certificate", target_id=number[:40])
     kept = {"reason": reason}
     refused = _reason_required(request, db, actor, number, "cancel", kept)
@@ -1366,7 +1336,7 @@ def revoke(
     reason: Text = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     authorize(actor, "registry.review", target_type="certificate", target_id=number[:40])
     kept = {"reason": reason}
     refused = _reason_required(request, db, actor, number, "revoke", kept)
@@ -1411,7 +1381,7 @@ def apply_change(
 ) -> Response:
     """The holder's change form: every changeable field comes prefilled; the service keeps those
     that differ from the registration."""
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     authorize(actor, "registry.hold", target_type="certificate", target_id=number[:40])
     kept = {
         "name": name,
@@ -1483,7 +1453,7 @@ def decide_change(
     reason: Text = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     authorize(actor, "registry.review", target_type="registry_change", target_id=change_id)
     number = _change_number(db, change_id)
     kept = {"decision": decision, "reason": reason}
@@ -1523,7 +1493,7 @@ def withdraw_change(
     db: DbSession,
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     number = _change_number(db, change_id)
     response = _certificate_action(
         request, db, actor, number, "withdraw", {}, lambda _n: service.withdraw_change(db, actor, change_id)
@@ -1544,7 +1514,7 @@ def grant_licence(
     valid_until: Annotated[str, Form(max_length=20)] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     authorize(actor, "registry.hold", target_type="certificate", target_id=number[:40])
     kept = {
         "licensee": licensee,
@@ -1614,7 +1584,7 @@ def end_licence(
     reason: Text = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    forms.check_csrf(request, csrf_token)
     if not _can(actor, "registry.review"):
         authorize(actor, "registry.hold", target_type="registry_licence", target_id=licence_id)
     licence = db.get(Licence, licence_id)
