@@ -374,6 +374,16 @@ class TestValidateRows:
         assert errors[0]["row"] == 1
         assert "多于表头" in errors[0]["reason"]
 
+    def test_a_short_row_with_a_bad_cell_is_reported(self) -> None:
+        # Every column present, the row shorter than the header: it used to raise ValueError.
+        text = "".join(f"{f.title}," for f in PEOPLE)[:-1] + f"\n张三,{person_id(1)}\n,{person_id(2)}\n"
+        stream_ = ds.read_rows(stream(text), "csv", PEOPLE)
+        assert stream_.columns is not None
+        validator = ds.RowValidator(PEOPLE, "sqlite")
+        good = [r for chunk in validator.tuple_chunks(stream_.cells(), stream_.columns) for r in chunk]
+        assert len(good) == 1
+        assert [(e["row"], e["field"], e["reason"]) for e in validator.errors] == [(2, "name", "必填项为空")]
+
 
 # ---------------------------------------------------------------- against the databases
 
@@ -569,3 +579,246 @@ class TestRoundTrip:
         assert not errors
         assert result.count == len(good)
         assert contents(platform, "roundtrip", ALL_TYPES) == good
+
+
+# ------------------------------------------------------------------ the column-wise fast path
+
+COLUMN_FIELDS = [
+    FieldSpec(name="s", title="文本"),
+    FieldSpec(name="sr", title="必填文本", required=True),
+    FieldSpec(name="i", title="整数", type="integer"),
+    FieldSpec(name="ir", title="必填整数", type="integer", required=True),
+    FieldSpec(name="n", title="数值", type="number"),
+    FieldSpec(name="d", title="日期", type="date"),
+    FieldSpec(name="t", title="时间", type="datetime"),
+    FieldSpec(name="b", title="是否", type="boolean"),
+    FieldSpec(name="id", title="身份证", format="id_number"),
+    FieldSpec(name="p", title="手机", format="phone"),
+    FieldSpec(name="r", title="区划", format="region_code", required=True),
+    FieldSpec(name="u", title="信用代码", format="uscc"),
+    FieldSpec(name="e", title="邮箱", format="email"),
+    FieldSpec(name="ri", title="区划数", type="integer", format="region_code"),
+]
+
+# Cells people put in spreadsheets, good and bad: what each fast path must treat exactly as the
+# cell-by-cell converter does.
+_CELL_TEXTS = [
+    "",
+    " ",
+    "  x ",
+    "张三",
+    "0",
+    "7",
+    "007",
+    "+5",
+    "-3",
+    "1.0",
+    "1.5",
+    "1e3",
+    "1e400",
+    "nan",
+    "inf",
+    "1_000",
+    "١٢",
+    "９",
+    "9223372036854775807",
+    "9223372036854775808",
+    "-9223372036854775809",
+    ".5",
+    "5.",
+    "1,5",
+    "2024-01-05",
+    "2024/1/5",
+    "2024年1月5日",
+    "20240105",
+    "2024-02-30",
+    "2024-01-05 08:30",
+    "2024-01-05T08:30:00+08:00",
+    "是",
+    "否",
+    "true",
+    "FALSE",
+    "1",
+    "y",
+    "maybe",
+    "440106",
+    "440100",
+    "999999",
+    " 440106 ",
+    person_id(1),
+    person_id(2),
+    person_id(3)[:-1] + "0",
+    "13800138000",
+    "12800138000",
+    " 13912345678",
+    make_uscc_from("9", "1", "440106", make_org_code("MA5C1234")),
+    "91440300MA5DA1234X",
+    "a@b.cn",
+    "not-an-email",
+]
+_cell_text = st.one_of(st.sampled_from(_CELL_TEXTS), st.text(max_size=6))
+_cell_any = st.one_of(
+    _cell_text,
+    st.none(),
+    st.integers(-(2**64), 2**64),
+    st.floats(),
+    st.booleans(),
+    st.dates(min_value=date(1900, 1, 1)),
+)
+
+
+class TestColumnConverters:
+    """The column-wise converter gives exactly what the cell converter gives, or refuses (Slow)
+    exactly when some cell is bad."""
+
+    @pytest.mark.parametrize("field", COLUMN_FIELDS, ids=lambda f: f.name)
+    @settings(max_examples=150, deadline=None)
+    @given(
+        cells=st.one_of(
+            st.lists(_cell_text, min_size=1, max_size=12), st.lists(_cell_any, min_size=1, max_size=6)
+        )
+    )
+    def test_same_as_cell_by_cell(self, field: FieldSpec, cells: list[Any]) -> None:
+        for target in ("python", "sqlite", "postgresql"):
+            cell = ds.convert.make_converter(field, target)
+            column = ds.convert.make_column_converter(field, target)
+            expected: list[Any] = []
+            for value in cells:
+                try:
+                    expected.append(cell(value))
+                except ds.convert.Bad:
+                    with pytest.raises(ds.convert.Slow):
+                        column(cells)
+                    break
+            else:
+                assert column(cells) == expected
+                assert [type(v) for v in column(cells)] == [type(v) for v in expected]
+
+    @pytest.mark.parametrize("field", COLUMN_FIELDS, ids=lambda f: f.name)
+    @settings(max_examples=60, deadline=None)
+    @given(chunks=st.lists(st.lists(st.sampled_from(_CELL_TEXTS), min_size=1, max_size=40), max_size=5))
+    def test_chunk_after_chunk(self, field: FieldSpec, chunks: list[list[str]]) -> None:
+        # One column converter for a whole load: what it remembers from one chunk must not leak.
+        cell = ds.convert.make_converter(field, "sqlite")
+        column = ds.convert.make_column_converter(field, "sqlite")
+        for cells in chunks:
+            try:
+                expected = [cell(v) for v in cells]
+            except ds.convert.Bad:
+                with pytest.raises(ds.convert.Slow):
+                    column(cells)
+            else:
+                assert column(cells) == expected
+
+
+_ROW_FIELDS = [
+    FieldSpec(name="k", title="键", type="integer", key=True),
+    FieldSpec(name="s", title="文本"),
+    FieldSpec(name="d", title="日期", type="date"),
+    FieldSpec(name="r", title="区划", format="region_code"),
+]
+_OPTIONAL_FIELDS = [FieldSpec(name="s", title="文本"), FieldSpec(name="n", title="数值", type="number")]
+_small_cell = st.sampled_from(
+    ["", " ", "1", "2", "3", "x", "2024-01-05", "2024-13-01", "440106", "440100", "9"]
+)
+_raw_row = st.one_of(
+    st.lists(_small_cell, min_size=4, max_size=4),
+    st.lists(_small_cell, max_size=6),  # ragged: short, long, empty
+)
+
+
+class TestTupleChunks:
+    """Chunks converted column by column give the same rows, errors and row numbers as the row path."""
+
+    @pytest.mark.parametrize(
+        ("fields", "columns"),
+        [
+            (_ROW_FIELDS, ["k", "s", "d", "r"]),
+            (_ROW_FIELDS, ["r", None, "k", "d"]),  # another order, a column ignored, one absent
+            (_OPTIONAL_FIELDS, ["n", "s", None, None]),  # no required field: blank rows are possible
+        ],
+    )
+    @settings(max_examples=120, deadline=None)
+    @given(rows=st.lists(_raw_row, max_size=30), size=st.integers(1, 9), block=st.integers(1, 4))
+    def test_same_as_row_by_row(
+        self, fields: list[FieldSpec], columns: list[str | None], rows: list[list[str]], size: int, block: int
+    ) -> None:
+        by_row = ds.RowValidator(fields, "sqlite", max_errors=50)
+        by_chunk = ds.RowValidator(fields, "sqlite", max_errors=50)
+        expected = list(by_row.tuples(rows, columns))
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(ds.convert, "COLUMN_BLOCK", block)
+            chunks = list(by_chunk.tuple_chunks(rows, columns, size))
+        assert [row for chunk in chunks for row in chunk] == expected
+        assert len(chunks) == -(-len(rows) // size)
+        assert list(by_chunk.errors) == list(by_row.errors)
+        assert by_chunk.errors.total == by_row.errors.total
+        assert (by_chunk.rows_read, by_chunk.rows_ok) == (by_row.rows_read, by_row.rows_ok)
+
+    def test_plain_chunks_take_the_column_path(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        validator = ds.RowValidator(PEOPLE, "sqlite")
+        stream_ = ds.read_rows(stream(people_csv(30)), "csv", PEOPLE)
+        monkeypatch.setattr(validator, "tuples", lambda *_a: pytest.fail("fell back to the row path"))
+        assert stream_.columns is not None
+        rows = [r for chunk in validator.tuple_chunks(stream_.cells(), stream_.columns, 10) for r in chunk]
+        assert len(rows) == 30
+        assert rows[0][0] == "张1"
+
+
+class TestLoadIntoEmptyTables:
+    """Loads into an empty SQLite table build its key index after the rows (and keep it on failure)."""
+
+    @staticmethod
+    def indexes(platform: Platform, table: str) -> list[str]:
+        from sqlalchemy import inspect, text
+
+        with platform.db.engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                found = conn.execute(
+                    text(
+                        "SELECT name FROM sqlite_master "
+                        "WHERE type = 'index' AND tbl_name = :t AND sql IS NOT NULL"
+                    ),
+                    {"t": table},
+                )
+                return sorted(str(name) for (name,) in found)
+            return sorted(str(ix["name"]) for ix in inspect(conn).get_indexes(table))
+
+    def test_the_key_index_is_there_after_every_kind_of_load(self, platform: Platform) -> None:
+        with platform.session_scope() as db:
+            ds.ensure_table(db, "people", PEOPLE)
+        wanted = self.indexes(platform, "ds_people")
+        assert wanted == ["ds_people_key"]
+        for mode in ("replace", "append", "upsert"):
+            with platform.session_scope() as db:
+                ds.drop_table(db, "people")
+                ds.load(db, "people", PEOPLE, ds.read_rows(stream(people_csv(250)), "csv", PEOPLE), mode=mode)
+            assert self.indexes(platform, "ds_people") == wanted, mode
+            assert [r["name"] for r in contents(platform, "people", PEOPLE)] == [
+                f"张{n}" for n in range(1, 251)
+            ]
+        renamed = people_csv(260).replace("张", "李")
+        with platform.session_scope() as db:  # the unique key holds: 100-row upserts update by it
+            again = ds.load(db, "people", PEOPLE, ds.read_rows(stream(renamed), "csv", PEOPLE), mode="upsert")
+        assert (again.inserted, again.updated) == (10, 250)
+        assert [r["name"] for r in contents(platform, "people", PEOPLE)] == [f"李{n}" for n in range(1, 261)]
+
+    def test_a_rejected_load_keeps_the_index(self, platform: Platform) -> None:
+        with platform.session_scope() as db:
+            ds.ensure_table(db, "people", PEOPLE)
+        with pytest.raises(LoadRejected), platform.session_scope() as db:
+            ds.load(db, "people", PEOPLE, ds.read_rows(stream(people_csv(20, bad={15: "x"})), "csv", PEOPLE))
+        assert self.indexes(platform, "ds_people") == ["ds_people_key"]
+
+    @pytest.mark.parametrize("chunk_size", [1, 99, 100, 101, 250])
+    def test_statements_of_many_rows_and_the_rest(self, platform: Platform, chunk_size: int) -> None:
+        with platform.session_scope() as db:
+            result = ds.load(
+                db,
+                "people",
+                PEOPLE,
+                ds.read_rows(stream(people_csv(250)), "csv", PEOPLE),
+                chunk_size=chunk_size,
+            )
+        assert result.count == 250
+        assert [r["name"] for r in contents(platform, "people", PEOPLE)] == [f"张{n}" for n in range(1, 251)]

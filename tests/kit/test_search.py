@@ -148,6 +148,11 @@ class TestParseQuery:
     def test_digits_are_exact(self) -> None:
         assert search.parse_query("2024").to_fts5() == '(("2024"))'
 
+    def test_code_points_unassigned_in_a_chinese_block_are_no_words(self) -> None:
+        # U+2CEA2 lies in CJK Extension E's block but is unknown to this Python: no letter, no token.
+        assert search.parse_query("\U0002cea2").empty
+        assert search.analyze("代码\U0002cea2", pinyin=False) == ["代码", "码"]
+
     @pytest.mark.parametrize("query", ["", "   ", '"', "* ^ : ( )", "!!! &&& :*", "\x00", "😀"])
     def test_nothing_to_search_is_empty(self, query: str) -> None:
         assert search.parse_query(query).empty
@@ -338,3 +343,108 @@ class TestHighlight:
         out = search.highlight(value, query)
         assert "<" not in out.replace("<mark>", "").replace("</mark>", "")
         assert html.unescape(out.replace("<mark>", "").replace("</mark>", "")) == value
+
+
+class TestMatchingIds:
+    def _keys(self, session: Session, ids: list[int], kind: str = KIND) -> list[str]:
+        known = dict(search.document_ids(session, kind))
+        return sorted(known[i] for i in ids if i in known)
+
+    @pytest.mark.parametrize("query", ["公交", "登记", "qydj", "广州 公交", "学", "gdp", "zzz", "", '"'])
+    def test_the_documents_match_subquery_finds(self, session: Session, query: str) -> None:
+        add(session, "r1", "广州市公交线路", keywords="交通")
+        add(session, "r2", "企业登记基本信息", body="统一社会信用代码")
+        add(session, "r3", "学校名录", keywords="GDP 教育", body="学校名称")
+        add(session, "r4", "不动产登记", body="广州 公交")
+        add(session, "s1", "公交站点", kind="service")
+        matched = search.match_subquery(session, KIND, query).subquery()
+        expected = sorted(k for (k,) in session.execute(select(matched.c.key)))
+        assert self._keys(session, search.matching_ids(session, query)) == expected
+
+    def test_fields_restrict_the_match(self, session: Session) -> None:
+        add(session, "body", "学校名录", body="收录社保参保人员的学校")
+        add(session, "name", "社保参保信息", body="参保单位")
+        add(session, "keywords", "人员名单", keywords="社保参保")
+        parsed = search.parse_query("社保参保")
+        assert self._keys(session, search.matching_ids(session, parsed, fields=("title",))) == ["name"]
+        both = search.matching_ids(session, parsed, fields=("title", "keywords"))
+        assert self._keys(session, both) == ["keywords", "name"]
+        assert self._keys(session, search.matching_ids(session, parsed, fields=("body",))) == ["body"]
+        assert self._keys(session, search.matching_ids(session, parsed)) == ["body", "keywords", "name"]
+
+    def test_every_unit_must_match_within_the_fields(self, session: Session) -> None:
+        add(session, "split", "广州市学校", keywords="公交")
+        add(session, "together", "广州市公交线路")
+        ids = search.matching_ids(session, "广州 公交", fields=("title",))
+        assert self._keys(session, ids) == ["together"]
+
+    def test_ids_of_other_kinds_are_told_apart(self, session: Session) -> None:
+        add(session, "r1", "公交线路")
+        add(session, "s1", "公交站点", kind="service")
+        ids = search.matching_ids(session, "公交")
+        assert len(ids) == 2
+        assert self._keys(session, ids) == ["r1"]
+        assert self._keys(session, ids, "service") == ["s1"]
+
+    def test_unknown_fields_are_refused(self, session: Session) -> None:
+        with pytest.raises(ValueError, match="fields"):
+            search.matching_ids(session, "公交", fields=("summary",))
+
+    def test_a_query_is_parsed_once(self) -> None:
+        assert search.parse_query("企业登记 qydj") is search.parse_query("企业登记 qydj")
+
+
+def reference_highlight(text_: str, query: str) -> str:
+    """The highlighter as it was before it was made fast (per-term scans, per-character folding):
+    the fast one must give exactly the same output."""
+    import unicodedata
+
+    parsed = search.parse_query(query)
+    if parsed.empty or not text_:
+        return html.escape(text_)
+    normalised = "".join(
+        folded if len(folded := unicodedata.normalize("NFKC", ch).lower()) == 1 else ch.lower()[:1] or ch
+        for ch in text_
+    )
+    marked = [False] * len(text_)
+    runs = list(search._RUN.finditer(normalised))
+    for term in set(parsed.terms()):
+        if search._HAN_RUN.fullmatch(term.token):
+            for found in re.finditer(re.escape(term.token), normalised):
+                marked[found.start() : found.end()] = [True] * (found.end() - found.start())
+            continue
+        letters = bool(search._ASCII_LETTERS.fullmatch(term.token))
+        for run in runs:
+            value = run.group()
+            if search._HAN_RUN.fullmatch(value):
+                if letters and len(term.token) > 1:
+                    for a, b in search._pinyin_spans(value, run.start(), term):
+                        marked[a:b] = [True] * (b - a)
+            elif value == term.token or (term.prefix and value.startswith(term.token)):
+                marked[run.start() : run.end()] = [True] * (run.end() - run.start())
+    out: list[str] = []
+    i = 0
+    while i < len(text_):
+        j = i
+        while j < len(text_) and marked[j] == marked[i]:
+            j += 1
+        piece = html.escape(text_[i:j])
+        out.append(f"<mark>{piece}</mark>" if marked[i] else piece)
+        i = j
+    return "".join(out)
+
+
+CHINESE_AND_PINYIN = st.text(
+    alphabet=st.sampled_from(list("企业登记基本信息证券代码社保参保哈哈 abcdjqyxQYDJ2024Σσİ<&ＡＢ\u0301")),
+    max_size=40,
+)
+
+
+class TestHighlightIsTheSameAsBefore:
+    @given(value=CHINESE_AND_PINYIN, query=CHINESE_AND_PINYIN)
+    def test_on_likely_text(self, value: str, query: str) -> None:
+        assert search.highlight(value, query) == reference_highlight(value, query)
+
+    @given(value=st.text(max_size=80), query=st.text(max_size=20))
+    def test_on_any_text(self, value: str, query: str) -> None:
+        assert search.highlight(value, query) == reference_highlight(value, query)

@@ -16,11 +16,13 @@ place.
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
+from itertools import islice
 from typing import Any
 
 from yiwang.kit.datastore.fields import FieldSpec
@@ -40,11 +42,13 @@ __all__ = [
     "Bad",
     "ErrorList",
     "RowValidator",
+    "make_column_converter",
     "make_converter",
     "mask_for_report",
 ]
 
 MAX_ERRORS = 1000
+COLUMN_BLOCK = 500  # rows converted column by column at a time
 Converter = Callable[[Any], Any]
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
@@ -497,6 +501,94 @@ def memo_first(convert: Converter) -> Converter:
     return convert_memo
 
 
+# ----------------------------------------------------------------- columns
+
+
+class Slow(Exception):
+    """A column the column-wise path will not convert (a bad or unusual cell): the caller converts
+    its chunk row by row instead, which names every error."""
+
+
+ColumnConverter = Callable[[Sequence[Any]], list[Any]]
+
+
+def _each(convert: Converter, cells: Sequence[Any]) -> list[Any]:
+    try:
+        return list(map(convert, cells))
+    except Bad:
+        raise Slow from None
+
+
+def make_column_converter(field: FieldSpec, target: str = "python") -> ColumnConverter:
+    """The converter of a whole column of cells (one chunk of rows) for ``field``: exactly the list
+    :func:`make_converter` gives cell by cell, or :class:`Slow` whenever it would raise
+    :class:`Bad` for any cell.
+
+    Faster because it works in C-level passes where the column is all text (CSV always is): text
+    is stripped by ``map(str.strip, ...)``; numbers are parsed by ``map(float, ...)`` once the
+    column is known to be plain ASCII without underscores; formats are checked by their checker
+    alone; and values that repeat (dates, times, flags, region codes) are converted once, kept
+    from chunk to chunk, and looked up. Anything else goes through the cell converter.
+    """
+    convert = make_converter(field, target)
+    parse, _ = _type_parsers(field.type, target)
+    check = _format_checker(field.format)
+    required = field.required
+    kind = field.type if field.format is None else "formatted"
+    repeats = field.type in _LOW_CARDINALITY_TYPES or field.type == "datetime"
+    repeats = repeats or field.format in _LOW_CARDINALITY_FORMATS
+    known: dict[str, Any] = {}  # raw text → converted value, for the columns whose values repeat
+
+    def column(cells: Sequence[Any]) -> list[Any]:
+        if set(map(type, cells)) != {str}:
+            return _each(convert, cells)  # not all text (XLSX numbers and dates, absent columns)
+        if repeats:
+            new = set(cells).difference(known)
+            if new:
+                if len(known) + len(new) > _MEMO_LIMIT:
+                    known.clear()
+                    new = set(cells)
+                try:
+                    known.update({text: convert(text) for text in new})
+                except Bad:
+                    raise Slow from None
+            return list(map(known.__getitem__, cells))
+        values: list[Any] = list(map(str.strip, cells))
+        if "" in values:
+            if kind != "string":
+                return _each(convert, cells)
+            if required:
+                raise Slow
+            return [v or None for v in values]
+        if kind == "string":
+            return values
+        try:
+            if kind == "formatted":
+                assert check is not None
+                values = list(map(check, values))
+                return values if parse is None else list(map(parse, values))
+            joined = "".join(values)
+            if "_" in joined or not joined.isascii():
+                return _each(convert, cells)
+            if kind == "number":
+                numbers = list(map(float, values))
+                if not all(map(math.isfinite, numbers)):
+                    raise Slow
+                return numbers
+            if kind == "integer":
+                integers = list(map(int, values))
+                if min(integers) < _INT_MIN or max(integers) > _INT_MAX:
+                    raise Slow
+                return integers
+        except Bad:
+            raise Slow from None
+        except ValueError:  # "1.0" is an integer too, "1,5" no number: cell by cell says which
+            return _each(convert, cells)
+        return _each(convert, cells)
+
+    return column
+
+
 # ----------------------------------------------------------------- rows
 
 
@@ -530,6 +622,8 @@ class RowValidator:
             memo_first(c) if f.type in _LOW_CARDINALITY_TYPES or f.format in _LOW_CARDINALITY_FORMATS else c
             for f, c in zip(self.fields, self.converters, strict=True)
         ]
+        self.column_converters = [make_column_converter(f, target) for f in self.fields]
+        self._blank_rows_possible = not any(f.required for f in self.fields)  # key fields are required
         self.names = [f.name for f in self.fields]
         self.name_set = frozenset(self.names)
         self.by_title = {f.title: f.name for f in self.fields}
@@ -632,7 +726,8 @@ class RowValidator:
                     out = tuple(map(call, converters, pick(cells)))
                 except Bad:
                     if not self._blank(cells):
-                        self._slow(number, pick(cells))
+                        # [:nfields]: a padded short row holds one more cell than the fields
+                        self._slow(number, pick(cells)[:nfields])
                     continue
                 if out.count(None) == nfields:
                     continue  # a blank row
@@ -646,6 +741,70 @@ class RowValidator:
                 yield out
         finally:
             self.rows_read = number
+
+    def tuple_chunks(
+        self, rows: Iterable[Sequence[Any]], columns: Sequence[str | None], size: int = 1000
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """:meth:`tuples`, ``size`` rows at a time (a chunk may hold fewer good rows, or none).
+
+        Rows are converted column by column (:func:`make_column_converter`), :data:`COLUMN_BLOCK`
+        at a time: a few C-level passes per column instead of a Python call per cell. A block with
+        anything unusual in it (a bad cell, a blank or ragged row, a key seen before) is converted
+        row by row by :meth:`tuples` instead, so rows, errors and row numbers are exactly the same.
+        """
+        width = len(columns)
+        index = {name: i for i, name in enumerate(columns) if name is not None}
+        positions = [index.get(name) for name in self.names]
+        source = iter(rows)
+        while True:
+            out: list[tuple[Any, ...]] = []
+            taken = 0
+            # Read and convert a few hundred rows at a time: they stay in the CPU's caches
+            # (measured: converting 5,000 rows at once is twice as slow as 500 at a time).
+            while taken < size and (block := list(islice(source, min(COLUMN_BLOCK, size - taken)))):
+                taken += len(block)
+                converted = self._columnwise(block, width, positions)
+                if converted is None:
+                    out += self.tuples(block, columns)
+                else:
+                    self.rows_read += len(block)
+                    self.rows_ok += len(converted)
+                    out += converted
+            if not taken:
+                return
+            yield out
+
+    def _columnwise(
+        self, chunk: list[Sequence[Any]], width: int, positions: list[int | None]
+    ) -> list[tuple[Any, ...]] | None:
+        if set(map(len, chunk)) != {width}:
+            return None  # ragged or empty rows
+        cells_by_column = list(zip(*chunk, strict=True))
+        absent = (None,) * len(chunk)
+        try:
+            converted = [
+                convert(absent if position is None else cells_by_column[position])
+                for convert, position in zip(self.column_converters, positions, strict=True)
+            ]
+        except Slow:
+            return None
+        if self._blank_rows_possible and all(None in values for values in converted):
+            # Some row might be blank (every field missing): the row path skips those.
+            if any(row.count(None) == len(converted) for row in zip(*converted, strict=True)):
+                return None
+        keys = self._key_positions
+        if keys:
+            values = (
+                converted[keys[0]]
+                if len(keys) == 1
+                else list(zip(*(converted[i] for i in keys), strict=True))
+            )
+            first = self.rows_read + 1
+            new = dict(zip(values, range(first, first + len(chunk)), strict=True))
+            if len(new) != len(chunk) or not self._seen_keys.keys().isdisjoint(new):
+                return None  # a key repeated: the row path names the rows
+            self._seen_keys.update(new)
+        return list(zip(*converted, strict=True))
 
     def _fit(self, number: int, cells: Sequence[Any], width: int) -> list[Any] | None:
         """A ragged row padded to the header's width plus the absent-column slot; None to skip it."""
