@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import PASSWORD
-from tests.exchange.conftest import BUYER, BUYER_SZ, Market, listing_in, uscc
+from tests.exchange.conftest import BUYER, Market, listing_in, uscc
 from tests.registry.test_registry import HOLDER
 from yiwang.app import create_app
 from yiwang.exchange import service
@@ -408,11 +408,3 @@ class TestDeliveryApi:
         assert entry.body_hash == hashlib.sha256(got.content).hexdigest()
         assert entry.consumer == BUYER
         assert client.get("/exchange/download/not-a-link").status_code == 403
-
-
-def test_buyer_sz_region_is_outside_guangzhou(market: Market) -> None:
-    # The fixture's Shenzhen buyer exists for region checks.
-    with market.platform.session_scope(read_only=True) as db:
-        from yiwang.identity import service as identity
-
-        assert identity.org_by_code(db, BUYER_SZ) is not None

@@ -270,7 +270,7 @@ def count_use(
         if counted.rowcount == 0:  # type: ignore[attr-defined]
             raise CallLimitReached(
                 f"合约 #{contract_id} 今日调用次数已达上限 {daily_limit} 次",
-                retry_after=_seconds_to_midnight(),
+                retry_after=workdays.seconds_to_beijing_midnight(),
             )
 
 
@@ -294,12 +294,6 @@ def _why_not_counted(session: Session, contract_id: int, key_hash: str | None, t
     raise CallLimitReached(
         f"合约 #{contract_id} 的调用次数已用完（共 {row.call_limit} 次）", retry_after=86400
     )
-
-
-def _seconds_to_midnight() -> int:
-    now = datetime.now(workdays.BEIJING)
-    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), workdays.BEIJING)
-    return max(1, int((midnight - now).total_seconds()))
 
 
 # ------------------------------------------------------------------ API delivery

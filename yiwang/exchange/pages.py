@@ -155,11 +155,6 @@ def _done(request: Request) -> str | None:
     return done if done in DONE else None
 
 
-def _orgs(db: Session, ids: Iterable[int | None]) -> dict[int, Org]:
-    wanted = {i for i in ids if i is not None}
-    return identity.orgs_by_ids(db, wanted) if wanted else {}
-
-
 def _can(actor: Actor | None, action: str) -> bool:
     return actor is not None and reach(actor, action) is not None
 
@@ -1421,7 +1416,7 @@ def node_page(request: Request, code: str, actor: CurrentActor, db: DbSession) -
     # service.list_members(db, code) would do, but it calls Result.tuples(), which SQLAlchemy 2.1
     # deprecates (a warning the test suite turns into an error); read the node's members here.
     members = list(db.execute(select(Member).where(Member.node_id == node.id).order_by(Member.id)).scalars())
-    member_orgs = _orgs(db, {m.org_id for m in members})
+    member_orgs = identity.orgs_by_ids(db, {m.org_id for m in members})
     listings = list(
         db.execute(select(Listing).where(Listing.node_id == node.id).order_by(Listing.id.desc())).scalars()
     )
@@ -1438,7 +1433,7 @@ def node_page(request: Request, code: str, actor: CurrentActor, db: DbSession) -
     _viewer(request, db, actor)
     context = {
         "node": node,
-        "operator": _orgs(db, {node.operator_id}).get(node.operator_id),
+        "operator": identity.orgs_by_ids(db, {node.operator_id}).get(node.operator_id),
         "members": [
             {
                 "org": member_orgs[m.org_id],

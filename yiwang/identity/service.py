@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -454,9 +455,11 @@ def authorize_key_rotation(actor: Actor) -> None:
     authorize(actor, "keys.rotate", target_type="key")
 
 
-def orgs_by_ids(session: Session, ids: set[int]) -> dict[int, Org]:
-    """Organisations by id, in one query (for networks that show providers)."""
-    return repo.orgs_by_ids(session, ids)
+def orgs_by_ids(session: Session, ids: Iterable[int | None]) -> dict[int, Org]:
+    """Organisations by id, in one query (for networks that show providers); ``None`` ids (an
+    optional reference left empty) are skipped, and no ids cost no query."""
+    wanted = {i for i in ids if i is not None}
+    return repo.orgs_by_ids(session, wanted) if wanted else {}
 
 
 def orgs_by_codes(session: Session, codes: set[str]) -> dict[str, Org]:

@@ -69,6 +69,13 @@ class CalendarUnknownYear(PlatformError):
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
+def seconds_to_beijing_midnight() -> int:
+    """Seconds until the next Beijing day starts (at least 1): a daily limit's ``Retry-After``."""
+    now = datetime.now(BEIJING)
+    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), BEIJING)
+    return max(1, int((midnight - now).total_seconds()))
+
+
 def beijing_today() -> date:
     """Today in Beijing: the day deadlines, validity and daily quotas are counted in."""
     return datetime.now(BEIJING).date()

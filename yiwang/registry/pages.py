@@ -24,7 +24,7 @@ import hmac
 import json
 import re
 import secrets
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any
 
 import segno
@@ -379,11 +379,6 @@ def _done(request: Request) -> str | None:
     return done if done in DONE else None
 
 
-def _orgs(db: Session, ids: Iterable[int | None]) -> dict[int, Org]:
-    wanted = {i for i in ids if i is not None}
-    return identity.orgs_by_ids(db, wanted) if wanted else {}
-
-
 def _can(actor: Actor | None, action: str) -> bool:
     return actor is not None and reach(actor, action) is not None
 
@@ -438,7 +433,7 @@ def _application_shape(a: Application, orgs: Mapping[int, Org]) -> dict[str, Any
 
 
 def _shapes(db: Session, items: Sequence[Application]) -> list[dict[str, Any]]:
-    orgs = _orgs(db, {a.holder_id for a in items})
+    orgs = identity.orgs_by_ids(db, {a.holder_id for a in items})
     objections = service.objections_of(db, [a.id for a in items])
     rows = []
     for a in items:
@@ -1073,7 +1068,7 @@ def _certificate_page(
     number = _checked_number(number)
     certificate, events = service.certificate_events(db, number)
     _, licences = service.licences_of(db, number)
-    orgs = _orgs(
+    orgs = identity.orgs_by_ids(
         db, {certificate.holder_id, certificate.pledgee_id, *(licence.licensee_id for licence in licences)}
     )
     holder, pledgee = orgs.get(certificate.holder_id), orgs.get(certificate.pledgee_id or 0)
@@ -1666,7 +1661,7 @@ def verify_page(request: Request, actor: OptionalActor, db: DbSession) -> Respon
         return _verify_page(request, db, actor, number=number, errors={"number": exc.message}, status=404)
     exported = bundle.export(db, platform(request).keyring, number)
     outcome = bundle.verify(exported)
-    holder = _orgs(db, {certificate.holder_id}).get(certificate.holder_id)
+    holder = identity.orgs_by_ids(db, {certificate.holder_id}).get(certificate.holder_id)
     result = _outcome(
         outcome,
         "number",

@@ -16,7 +16,7 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy import case, select, update
@@ -338,12 +338,6 @@ def _read(
 # ------------------------------------------------------------------ quota and rate
 
 
-def _seconds_to_midnight() -> int:
-    now = datetime.now(workdays.BEIJING)
-    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), workdays.BEIJING)
-    return max(1, int((midnight - now).total_seconds()))
-
-
 class StaleGrant(Exception):
     """A cached grant turned out revoked or expired in :func:`settle`: serve again, afresh."""
 
@@ -393,7 +387,7 @@ def _consume(session: Session, call: Call, today: date) -> None:
         if counted.rowcount == 0:  # type: ignore[attr-defined]
             raise QuotaExceeded(
                 f"授权 #{call.grant_id} 今日调用次数已达上限 {call.daily_quota} 次",
-                retry_after=_seconds_to_midnight(),
+                retry_after=workdays.seconds_to_beijing_midnight(),
             )
     if call.rate_limit is not None:
         second = int(time.time())

@@ -12,7 +12,7 @@ targets (404) propagate to the app's handler, which records refusals and shows t
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -98,11 +98,6 @@ def _done(request: Request) -> str | None:
     return done if done in DONE else None
 
 
-def _orgs(db: Session, ids: Iterable[int | None]) -> dict[int, Org]:
-    wanted = {i for i in ids if i is not None}
-    return identity.orgs_by_ids(db, wanted) if wanted else {}
-
-
 def _lines(text: str) -> list[str]:
     return [p.strip() for p in LIST_SPLIT.split(text) if p.strip()]
 
@@ -161,7 +156,7 @@ def sharing_home(request: Request, actor: CurrentActor, db: DbSession) -> Respon
     given = service.list_grants(db, actor, role="provider", limit=50, today=today)
     everything: list[Any] = [*to_answer, *asked, *held, *given]
     codes = service.org_codes(db, everything)
-    orgs = _orgs(db, {i.provider_id for i in everything} | {i.consumer_id for i in everything})
+    orgs = identity.orgs_by_ids(db, {i.provider_id for i in everything} | {i.consumer_id for i in everything})
     usage = gateway.usage_today(db, [g.id for g in held + given], today)
     _viewer(request, db, actor)
     context = {
@@ -195,7 +190,7 @@ def _request_form_page(
     status: int = 200,
 ) -> Response:
     resource = catalog.get_resource(db, actor, code)
-    provider = _orgs(db, {resource.provider_id}).get(resource.provider_id)
+    provider = identity.orgs_by_ids(db, {resource.provider_id}).get(resource.provider_id)
     systems: list[str] = []
     if reach(actor, "token.view") is not None:
         systems = sorted({t.name for t in identity.list_tokens(db, actor) if t.revoked_at is None})
@@ -307,7 +302,7 @@ def _request_page(
 ) -> Response:
     today = workdays.beijing_today()
     req = service.get_request(db, actor, request_id)
-    orgs = _orgs(db, {req.provider_id, req.consumer_id})
+    orgs = identity.orgs_by_ids(db, {req.provider_id, req.consumer_id})
     provider, consumer = orgs.get(req.provider_id), orgs.get(req.consumer_id)
     shape = service.request_shape(req, {i: o.code for i, o in orgs.items()}, today)
     info = _field_info(db, req.resource_code)
@@ -489,7 +484,7 @@ def grants_page(request: Request, actor: CurrentActor, db: DbSession) -> Respons
     status = request.query_params.get("status") or ""
     status = status if status in GRANT_STATUSES else ""
     items = service.list_grants(db, actor, role=role or None, status=status or None, limit=500, today=today)
-    orgs = _orgs(db, {g.provider_id for g in items} | {g.consumer_id for g in items})
+    orgs = identity.orgs_by_ids(db, {g.provider_id for g in items} | {g.consumer_id for g in items})
     _viewer(request, db, actor)
     context = {
         "rows": _grant_rows(db, items, today),
@@ -513,7 +508,7 @@ def _grant_page(
 ) -> Response:
     today = workdays.beijing_today()
     grant = service.get_grant(db, actor, grant_id)
-    orgs = _orgs(db, {grant.provider_id, grant.consumer_id})
+    orgs = identity.orgs_by_ids(db, {grant.provider_id, grant.consumer_id})
     provider = orgs.get(grant.provider_id)
     row = _grant_rows(db, [grant], today)[0]
     info = _field_info(db, grant.resource_code)
@@ -655,7 +650,7 @@ def _objections_page(
     else:
         items = lists.list_objections(db, actor, role=role or None, status=state or None)
     codes = service.org_codes(db, items)
-    orgs = _orgs(db, {o.provider_id for o in items} | {o.consumer_id for o in items})
+    orgs = identity.orgs_by_ids(db, {o.provider_id for o in items} | {o.consumer_id for o in items})
     rows = []
     for o in items:
         shape = lists.objection_shape(o, codes, today)
@@ -798,7 +793,7 @@ def _demands_page(
     state = request.query_params.get("status") or ""
     state = state if state in ("open", "answered", "declined") else ""
     items = lists.list_demands(db, actor, status=state or None)
-    orgs = _orgs(db, {d.org_id for d in items} | {d.provider_id for d in items})
+    orgs = identity.orgs_by_ids(db, {d.org_id for d in items} | {d.provider_id for d in items})
     codes = {i: o.code for i, o in orgs.items()}
     may_answer = reach(actor, "sharing.answer_demand") is not None
     rows = []
