@@ -93,6 +93,12 @@ def serve(
     host: Annotated[str, typer.Option(help="监听地址")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="监听端口")] = 8000,
     workers: Annotated[int, typer.Option(help="工作进程数")] = 1,
+    access_log: Annotated[
+        bool | None,
+        typer.Option(
+            "--access-log/--no-access-log", help="逐条打印 HTTP 请求（默认按 YIWANG_HTTP_ACCESS_LOG）"
+        ),
+    ] = None,
 ) -> None:
     """Serve the pages, the API and the gateway."""
     import uvicorn
@@ -104,6 +110,7 @@ def serve(
         port=port,
         workers=workers,
         log_level="info",
+        access_log=get_settings().http_access_log if access_log is None else access_log,
         proxy_headers=True,
     )
 

@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     objection_answer_days: int = Field(
         5, ge=1, le=60, description="Working days a provider has to answer a data objection."
     )
+    http_access_log: bool = Field(
+        False,
+        description="One line per HTTP request on stderr (uvicorn's access log). Off by default: the "
+        "audit and gateway access logs record what matters, and a busy gateway would print thousands "
+        "of lines a second; turn on to debug, or log at the reverse proxy.",
+    )
     language: Literal["zh", "en"] = Field("zh", description="Default page language.")
     secure_cookies: bool = Field(False, description="Mark cookies Secure (behind HTTPS).")
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from yiwang.identity import repository as repo
@@ -391,27 +391,33 @@ def _check_usable(
         raise InvalidToken("令牌所属账号已停用")
 
 
+# Built once: the gateway confirms a token in every write batch.
+_TOKEN_STATE = (
+    select(ApiToken.revoked_at, ApiToken.expires_at, ApiToken.last_used_at, User.is_active)
+    .join(User, User.id == ApiToken.user_id)
+    .where(ApiToken.token_hash == bindparam("digest"))
+)
+_TOKEN_USED = (
+    update(ApiToken)
+    .where(ApiToken.token_hash == bindparam("digest"))
+    .values(last_used_at=bindparam("now"))
+    .execution_options(synchronize_session=False)
+)
+
+
 def confirm_token(session: Session, raw: str) -> None:
     """Check, in the caller's write transaction, that a token authenticated earlier (or cached)
     is still good — not revoked, not expired, its account active — and record its use at most
     once a minute. One query, and an UPDATE only when the use is due to be recorded."""
     digest = _digest(raw.strip())
-    row = session.execute(
-        select(ApiToken.revoked_at, ApiToken.expires_at, ApiToken.last_used_at, User.is_active)
-        .join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == digest)
-    ).first()
+    conn = session.connection()  # Core, not the ORM: this runs in every gateway write batch
+    row = conn.execute(_TOKEN_STATE, {"digest": digest}).first()
     if row is None:
         raise InvalidToken("令牌无效")
     now = utcnow()
     _check_usable(row.revoked_at, row.expires_at, row.is_active, now)
     if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
-        session.execute(
-            update(ApiToken)
-            .where(ApiToken.token_hash == digest)
-            .values(last_used_at=now)
-            .execution_options(synchronize_session=False)
-        )
+        conn.execute(_TOKEN_USED, {"digest": digest, "now": now})
 
 
 def list_tokens(session: Session, actor: Actor) -> list[ApiToken]:

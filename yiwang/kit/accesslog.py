@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Integer, String, Text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from yiwang.kit.audit import Chain, canonical_json, register_chain
+from yiwang.kit.audit import Chain, canonical_json, clean_text, register_chain
 from yiwang.kit.db import Base
 
 CHECKPOINT_CONTEXT = "yiwang-access-checkpoint"
@@ -111,10 +111,6 @@ ACCESS = register_chain(
 )
 
 
-def _clean(text: object) -> str:
-    return "".join(ch if ch >= " " else "?" for ch in str(text))
-
-
 def record_call(
     session: Session,
     *,
@@ -140,17 +136,17 @@ def record_call(
     session.info.setdefault(ACCESS.pending_key, []).append(
         {
             "call_id": call_id,
-            "caller": _clean(caller),
-            "system": _clean(system),
-            "consumer": _clean(consumer),
-            "provider": _clean(provider),
-            "resource": _clean(resource),
+            "caller": clean_text(caller),
+            "system": clean_text(system),
+            "consumer": clean_text(consumer),
+            "provider": clean_text(provider),
+            "resource": clean_text(resource),
             "grant_id": int(grant_id),
-            "purpose": _clean(purpose),
+            "purpose": clean_text(purpose),
             "query": canonical_json(dict(query)),
             "query_hash": query_hash,
             "status": int(status),
-            "reason": _clean(reason),
+            "reason": clean_text(reason),
             "records": int(records),
             "masked": ",".join(masked),
             "clear": ",".join(clear),

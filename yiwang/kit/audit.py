@@ -22,18 +22,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, Protocol
 
 from sqlalchemy import (
     BigInteger,
+    Connection,
     Integer,
     LargeBinary,
     String,
     Table,
     Text,
+    bindparam,
     cast,
     event,
     func,
@@ -170,9 +174,13 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def _clean(text: object) -> str:
-    # Control characters would let one field pose as two; they have no business in these fields.
-    return "".join(ch if ch >= " " else "?" for ch in str(text))
+_CONTROL = re.compile(r"[\x00-\x1f]")
+
+
+def clean_text(text: object) -> str:
+    """``text`` with control characters as ``?``: they would let one field pose as two (the
+    payload joins fields with one), and have no business in log fields anyway."""
+    return _CONTROL.sub("?", str(text))
 
 
 def payload_of(entry: Mapping[str, Any], fields: tuple[str, ...] = ENTRY_FIELDS) -> str:
@@ -213,14 +221,14 @@ def record(
         raise ValueError(f"unknown audit outcome {outcome!r}")
     session.info.setdefault(AUDIT.pending_key, []).append(
         {
-            "actor": _clean(actor.username),
-            "actor_kind": _clean(actor.kind),
-            "org": _clean(actor.org_code),
-            "action": _clean(action),
-            "target_type": _clean(target_type),
-            "target_id": _clean(target_id),
+            "actor": clean_text(actor.username),
+            "actor_kind": clean_text(actor.kind),
+            "org": clean_text(actor.org_code),
+            "action": clean_text(action),
+            "target_type": clean_text(target_type),
+            "target_id": clean_text(target_id),
             "outcome": outcome,
-            "request_id": _clean(actor.request_id),
+            "request_id": clean_text(actor.request_id),
             "details": canonical_json(dict(details or {})),
         }
     )
@@ -254,24 +262,21 @@ class AuditWriter:
             self.append(session, pending)
 
     def append(self, session: Session, pending: list[dict[str, Any]]) -> None:
-        # Core statements on the tables, not ORM objects: this runs inside every audited commit.
-        head = self._lock_head(session)
+        # Core statements, built once per chain, on the session's connection: this runs inside
+        # every audited commit, and for the gateway's log inside every write batch.
+        conn = session.connection()
+        statements = _statements(self.chain)
+        head = self._lock_head(conn)
         hasher = hex_hasher(self.suite)
         seq, prev = head.seq, head.hash
         rows = []
+        at = format_time(self.clock())
         for queued in pending:
             seq += 1
-            row = {
-                **queued,
-                "seq": seq,
-                "at": format_time(self.clock()),
-                "suite": self.suite,
-                "prev_hash": prev,
-            }
+            row = {**queued, "seq": seq, "at": at, "suite": self.suite, "prev_hash": prev}
             row["hash"] = prev = hasher(payload_of(row, self.chain.fields).encode())
             rows.append(row)
-        session.execute(self.chain.entry.insert(), rows)
-        values: dict[str, Any] = {"seq": seq, "hash": prev}
+        conn.execute(statements.insert, rows)
         now = self.clock()
         due_by_count = seq - head.checkpoint_seq >= self.checkpoint_every
         due_by_time = head.checkpoint_at is None or now - head.checkpoint_at >= timedelta(
@@ -279,22 +284,17 @@ class AuditWriter:
         )
         if due_by_count or due_by_time:
             self._sign_checkpoint(session, seq, prev, now)
-            values.update(checkpoint_seq=seq, checkpoint_at=now)
-        head_table = self.chain.head
-        session.execute(head_table.update().where(head_table.c.id == 1).values(**values))
+            conn.execute(statements.move_head_and_checkpoint, {"to_seq": seq, "to_hash": prev, "to_at": now})
+        else:
+            conn.execute(statements.move_head, {"to_seq": seq, "to_hash": prev})
 
-    def _lock_head(self, session: Session) -> Any:
-        columns = self.chain.head.c
-        query = (
-            select(columns.seq, columns.hash, columns.checkpoint_seq, columns.checkpoint_at)
-            .where(columns.id == 1)
-            .with_for_update()
-        )
-        head = session.execute(query).first()
+    def _lock_head(self, conn: Connection) -> Any:
+        query = _statements(self.chain).lock_head
+        head = conn.execute(query).first()
         if head is None:
             # First entry ever: create the head row; a racing creator's insert is a no-op.
-            session.execute(_insert_head_if_missing(session, self.chain.head))
-            head = session.execute(query).one()
+            conn.execute(_insert_head_if_missing(conn, self.chain.head))
+            head = conn.execute(query).one()
         return head
 
     def _sign_checkpoint(self, session: Session, seq: int, hash_: str, now: datetime) -> None:
@@ -307,9 +307,41 @@ class AuditWriter:
         )
 
 
-def _insert_head_if_missing(session: Session, head: Table) -> Any:
+def _insert_head_if_missing(db: Session | Connection, head: Table) -> Any:
     values = {"id": 1, "seq": 0, "hash": GENESIS, "checkpoint_seq": 0, "checkpoint_at": None}
-    return insert_ignoring_conflict(session, head, values)
+    return insert_ignoring_conflict(db, head, values)
+
+
+@dataclass(frozen=True)
+class _ChainStatements:
+    lock_head: Any
+    insert: Any
+    move_head: Any
+    move_head_and_checkpoint: Any
+
+
+@cache
+def _statements(chain: Chain) -> _ChainStatements:
+    """The writer's statements for ``chain``, built once (building costs more than running them).
+    FOR UPDATE locks the head on PostgreSQL; SQLite renders none (its write lock is already held)."""
+    head = chain.head
+    columns = head.c
+    at_head = columns.id == 1
+    return _ChainStatements(
+        lock_head=select(columns.seq, columns.hash, columns.checkpoint_seq, columns.checkpoint_at)
+        .where(at_head)
+        .with_for_update(),
+        insert=insert(chain.entry),
+        move_head=head.update().where(at_head).values(seq=bindparam("to_seq"), hash=bindparam("to_hash")),
+        move_head_and_checkpoint=head.update()
+        .where(at_head)
+        .values(
+            seq=bindparam("to_seq"),
+            hash=bindparam("to_hash"),
+            checkpoint_seq=bindparam("to_seq"),
+            checkpoint_at=bindparam("to_at"),
+        ),
+    )
 
 
 def checkpoint_message(seq: int, hash_: str, at: str, context: str = CHECKPOINT_CONTEXT) -> bytes:

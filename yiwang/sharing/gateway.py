@@ -6,8 +6,11 @@ fields only, the grant's row scope is added to every query, the daily quota and
 the per-second rate are counted in the database (exact with any number of workers:
 a conditional ``UPDATE … WHERE calls < quota``), personal fields are masked unless
 the grant names them clear, and the call is written to the access log in the same
-transaction, before the response leaves. Refusals are logged too (by the route, in
-a transaction of their own).
+transaction, before the response leaves. Refusals are logged too.
+
+A call is served in two steps: :func:`serve` reads (no write lock), then :func:`settle_calls`
+confirms, counts and logs it in a write transaction shared with the calls that finish at the
+same time (the route hands it to the process's writer, :class:`yiwang.kit.db.WriteBatcher`).
 """
 
 from __future__ import annotations
@@ -19,16 +22,18 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from yiwang.catalog import service as catalog
+from yiwang.identity import service as identity
 from yiwang.identity.authz import AccessDenied, Actor, authorize
 from yiwang.kit import caches, datastore, workdays
+from yiwang.kit.accesslog import record_call
 from yiwang.kit.audit import canonical_json
 from yiwang.kit.crypto import get_suite
-from yiwang.kit.db import insert_ignoring_conflict
-from yiwang.kit.errors import NotFound
+from yiwang.kit.db import insert_ignoring_conflict, orm_session
+from yiwang.kit.errors import NotFound, PlatformError
 from yiwang.kit.masking import mask_value, record_masker
 from yiwang.sharing.errors import BadQuery, GatewayDenied, QuotaExceeded
 from yiwang.sharing.models import Grant, GrantRate, GrantUsage
@@ -87,11 +92,14 @@ class Call:
         }
 
 
-def serve(session: Session, actor: Actor, call: Call, *, today: date | None = None) -> dict[str, Any]:
+def serve(db: Session | Connection, actor: Actor, call: Call, *, today: date | None = None) -> dict[str, Any]:
     """Prepare the answer to one gateway call (the response body as a dict), reading only;
-    raises a PlatformError to refuse. :func:`settle` must then count and confirm it in a
-    write transaction: on SQLite the write lock is then held for a few statements, not for
-    the whole call, which is what keeps several workers from queueing behind each other."""
+    raises a PlatformError to refuse. :func:`settle_calls` must then confirm, count and log it
+    in a write transaction: on SQLite the write lock is then held for a few statements, not for
+    the whole call, which is what keeps several workers from queueing behind each other.
+
+    ``db`` may be a bare Core connection: with the resource's view and the grant cached, a key
+    lookup is then two indexed queries and no ORM at all."""
     today = today or workdays.beijing_today()
     call.caller, call.system, call.consumer = actor.username, actor.token_name or "", actor.org_code
     call.consumer_id = actor.org_id
@@ -102,12 +110,12 @@ def serve(session: Session, actor: Actor, call: Call, *, today: date | None = No
     except AccessDenied:
         raise GatewayDenied("role_denied", "令牌所属账号的角色不能调用数据网关") from None
     try:
-        view = catalog.data_view(session, call.resource)
+        view = catalog.data_view(db, call.resource)
     except NotFound:
         raise NotFound(f"资源 {call.resource} 不存在", code="resource_not_found") from None
     call.provider = view.provider_code
     call.logged_query = _masked_query(view, call.query)
-    grant, call.grant_from_cache = _live_grant(session, actor, view, call.query.get("grant"), today)
+    grant, call.grant_from_cache = _live_grant(db, actor, view, call.query.get("grant"), today)
     call.grant_id, call.purpose = grant.id, grant.purpose
     call.daily_quota, call.rate_limit = grant.daily_quota, grant.rate_limit
     granted = list(grant.fields)
@@ -118,7 +126,7 @@ def serve(session: Session, actor: Actor, call: Call, *, today: date | None = No
     after = _cursor(call.query.get("cursor"))
     if view.table is None:
         raise NotFound(f"资源 {view.code} 尚未装载数据", code="no_data")
-    rows = [] if scoped is None else _read(session, view, scoped, columns, limit + 1, after)
+    rows = [] if scoped is None else _read(db, view, scoped, columns, limit + 1, after)
     page, more = rows[:limit], len(rows) > limit
     clear = list(grant.clear_fields)
     mask = record_masker({f.name: f.pi_kind for f in view.fields if f.name in columns}, clear)
@@ -172,7 +180,7 @@ caches.register(_GRANTS.clear)
 
 
 def _live_grant(
-    session: Session, actor: Actor, view: catalog.DataView, wanted: str | None, today: date
+    db: Session | Connection, actor: Actor, view: catalog.DataView, wanted: str | None, today: date
 ) -> tuple[Terms, bool]:
     """The terms of the grant to serve under, and whether they came from the cache."""
     key = (view.id, actor.org_id, actor.token_name, wanted)
@@ -180,7 +188,7 @@ def _live_grant(
     cached = _GRANTS.get(key)
     if cached is not None and cached[0] > now:
         return cached[1], True
-    grant = Terms.of(_pick_grant(session, actor, view, wanted, today))
+    grant = Terms.of(_pick_grant(orm_session(db), actor, view, wanted, today))
     if len(_GRANTS) >= _GRANTS_MAX:
         _GRANTS.clear()
     _GRANTS[key] = (now + GRANT_TTL_SECONDS, grant)
@@ -314,7 +322,7 @@ def _cursor(text: str | None) -> int | None:
 
 
 def _read(
-    session: Session,
+    db: Session | Connection,
     view: catalog.DataView,
     filters: dict[str, str],
     columns: list[str],
@@ -324,7 +332,7 @@ def _read(
     assert view.table is not None
     # The catalog records the table when data is loaded: no need to look it up on every call.
     return datastore.read_page(
-        session,
+        db,
         view.table,
         view.fields,
         filters=filters,
@@ -335,78 +343,202 @@ def _read(
     )
 
 
-# ------------------------------------------------------------------ quota and rate
+# ------------------------------------------------------------------ settling: confirm, count, log
 
 
 class StaleGrant(Exception):
-    """A cached grant turned out revoked or expired in :func:`settle`: serve again, afresh."""
+    """A cached grant turned out revoked or expired when settling: serve again, afresh."""
+
+
+@dataclass
+class Settlement:
+    """One call to settle in the write transaction: a served call to confirm, count and log
+    (``token`` set: it is confirmed too), or a call refused while serving, to log only."""
+
+    call: Call
+    suite: str
+    body_hash: str = ""
+    token: str = ""
+    refusal: PlatformError | None = None
 
 
 def settle(session: Session, call: Call, *, today: date | None = None) -> None:
-    """In the write transaction: confirm the grant is still live (a revocation committed since
-    :func:`serve` read it stops this call too) and count the call against its quota and rate."""
-    today = today or workdays.beijing_today()
-    row = session.execute(
-        select(Grant.status, Grant.valid_until, Grant.revoke_reason, Grant.consumer_id, Grant.system).where(
-            Grant.id == call.grant_id
-        )
-    ).first()
-    if call.grant_from_cache and (
-        row is None
-        or (row.consumer_id, row.system) != (call.consumer_id, call.system)
-        or row.status == "revoked"
-        or row.valid_until < today
-    ):
-        raise StaleGrant()
-    if row is None or row.status == "revoked":
-        reason = row.revoke_reason if row is not None else ""
-        raise GatewayDenied("grant_revoked", f"授权 #{call.grant_id} 已被撤销：{reason}", grant=call.grant_id)
-    if row.valid_until < today:
-        raise GatewayDenied("grant_expired", f"授权 #{call.grant_id} 已到期，请申请续期", grant=call.grant_id)
-    _consume(session, call, today)
+    """Confirm one served call's grant and count it (raises the refusal); the caller logs it."""
+    settler = _Settler(session, today or workdays.beijing_today())
+    problem = settler.check(call)
+    settler.write_counters()
+    if problem is not None:
+        raise problem
 
 
-def _consume(session: Session, call: Call, today: date) -> None:
-    """Count the call against the grant's daily quota and rate; 429 when either is used up."""
-    if call.daily_quota is not None:
-        session.execute(
-            insert_ignoring_conflict(
-                session, GrantUsage.__table__, {"grant_id": call.grant_id, "day": today, "calls": 0}
+def settle_calls(
+    session: Session, items: list[Settlement], *, today: date | None = None
+) -> list[BaseException | None]:
+    """Settle a batch of calls in one write transaction: for each served call, confirm that its
+    token and grant are still good (a revocation committed since the call was served stops it
+    too), count it against the grant's daily quota and rate, and log it; log each refusal.
+    Returns, per call, ``None`` (served) or its refusal; :class:`StaleGrant` calls are not logged
+    (they are served again). Each distinct token and grant is read once per batch, and each
+    grant's counters are written once: that is what makes a batch cheaper than its calls."""
+    settler = _Settler(session, today or workdays.beijing_today())
+    tokens: dict[str, PlatformError | None] = {}
+    outcomes: list[BaseException | None] = []
+    for item in items:
+        if item.refusal is not None:
+            _log(session, item, item.refusal)
+            outcomes.append(None)
+            continue
+        if item.token not in tokens:
+            tokens[item.token] = _token_problem(session, item.token)
+        problem: BaseException | None = tokens[item.token] or settler.check(item.call)
+        if isinstance(problem, PlatformError):
+            _log(session, item, problem)
+        elif problem is None:
+            record_call(
+                session,
+                **item.call.log_fields(status=200, reason="", body_hash=item.body_hash, suite=item.suite),
             )
-        )
-        counted = session.execute(
-            update(GrantUsage)
-            .where(
-                GrantUsage.grant_id == call.grant_id,
-                GrantUsage.day == today,
-                GrantUsage.calls < call.daily_quota,
+        outcomes.append(problem)
+    settler.write_counters()
+    return outcomes
+
+
+def _token_problem(session: Session, token: str) -> PlatformError | None:
+    if not token:
+        return None
+    try:
+        identity.confirm_token(session, token)
+    except PlatformError as refusal:
+        return refusal
+    return None
+
+
+def _log(session: Session, item: Settlement, refusal: PlatformError) -> None:
+    record_call(session, **refusal_log_fields(item.call, refusal, item.suite))
+
+
+def refusal_log_fields(call: Call, refusal: PlatformError, suite: str) -> dict[str, Any]:
+    """The access-log entry of a refused call: its status, reason and the hash of the error body."""
+    details = refusal.details if isinstance(refusal.details, dict) else {}
+    reason = str(details.get("reason") or refusal.code)
+    error_body = canonical_json({"error": {"code": refusal.code, "message": refusal.message}}).encode()
+    call.records, call.masked, call.clear = 0, [], []
+    return call.log_fields(
+        status=refusal.status, reason=reason, body_hash=get_suite(suite).hash_hex(error_body), suite=suite
+    )
+
+
+_GRANT_STATE = select(
+    Grant.status, Grant.valid_until, Grant.revoke_reason, Grant.consumer_id, Grant.system
+).where(Grant.id == bindparam("grant"))
+_USAGE = (
+    select(GrantUsage.calls)
+    .with_for_update()
+    .where(GrantUsage.grant_id == bindparam("grant"), GrantUsage.day == bindparam("day"))
+)
+_USAGE_SET = (
+    update(GrantUsage)
+    .where(GrantUsage.grant_id == bindparam("grant"), GrantUsage.day == bindparam("on_day"))
+    .values(calls=bindparam("count"))
+    .execution_options(synchronize_session=False)
+)
+_RATE = (
+    select(GrantRate.window, GrantRate.calls)
+    .with_for_update()
+    .where(GrantRate.grant_id == bindparam("grant"))
+)
+_RATE_SET = (
+    update(GrantRate)
+    .where(GrantRate.grant_id == bindparam("grant"))
+    .values(window=bindparam("second"), calls=bindparam("count"))
+    .execution_options(synchronize_session=False)
+)
+
+
+class _Settler:
+    """Grant checks and counters for one write transaction.
+
+    Counting is exact with any number of workers: the counters are read once per transaction
+    under the write lock (SQLite's ``BEGIN IMMEDIATE``; ``FOR UPDATE`` on PostgreSQL), counted
+    in memory call by call, and written back before the commit."""
+
+    def __init__(self, session: Session, today: date) -> None:
+        # Core on the session's connection, with statements built once: this runs per batch.
+        self.conn = session.connection()
+        self.today = today
+        self.second = int(time.time())
+        self.grants: dict[int, Any] = {}
+        self.daily: dict[int, list[int]] = {}  # grant -> [calls today, calls read]
+        self.rate: dict[int, list[int]] = {}  # grant -> [window, calls in it, window read, calls read]
+
+    def check(self, call: Call) -> BaseException | None:
+        """The call's refusal (or :class:`StaleGrant`), or ``None`` once it is counted."""
+        if call.grant_id not in self.grants:
+            self.grants[call.grant_id] = self.conn.execute(_GRANT_STATE, {"grant": call.grant_id}).first()
+        row = self.grants[call.grant_id]
+        if call.grant_from_cache and (
+            row is None
+            or (row.consumer_id, row.system) != (call.consumer_id, call.system)
+            or row.status == "revoked"
+            or row.valid_until < self.today
+        ):
+            return StaleGrant()
+        if row is None or row.status == "revoked":
+            reason = row.revoke_reason if row is not None else ""
+            return GatewayDenied(
+                "grant_revoked", f"授权 #{call.grant_id} 已被撤销：{reason}", grant=call.grant_id
             )
-            .values(calls=GrantUsage.calls + 1)
-            .execution_options(synchronize_session=False)
-        )
-        if counted.rowcount == 0:  # type: ignore[attr-defined]
-            raise QuotaExceeded(
+        if row.valid_until < self.today:
+            return GatewayDenied(
+                "grant_expired", f"授权 #{call.grant_id} 已到期，请申请续期", grant=call.grant_id
+            )
+        return self._count(call)
+
+    def _count(self, call: Call) -> QuotaExceeded | None:
+        daily = self._daily(call.grant_id) if call.daily_quota is not None else None
+        if daily is not None and call.daily_quota is not None and daily[0] >= call.daily_quota:
+            return QuotaExceeded(
                 f"授权 #{call.grant_id} 今日调用次数已达上限 {call.daily_quota} 次",
                 retry_after=workdays.seconds_to_beijing_midnight(),
             )
-    if call.rate_limit is not None:
-        second = int(time.time())
-        session.execute(
-            insert_ignoring_conflict(
-                session, GrantRate.__table__, {"grant_id": call.grant_id, "window": second, "calls": 0}
-            )
-        )
-        counted = session.execute(
-            update(GrantRate)
-            .where(
-                GrantRate.grant_id == call.grant_id,
-                (GrantRate.window != second) | (GrantRate.calls < call.rate_limit),
-            )
-            .values(calls=case((GrantRate.window == second, GrantRate.calls + 1), else_=1), window=second)
-            .execution_options(synchronize_session=False)
-        )
-        if counted.rowcount == 0:  # type: ignore[attr-defined]
-            raise QuotaExceeded(f"授权 #{call.grant_id} 调用频率超过每秒 {call.rate_limit} 次", retry_after=1)
+        rate = self._rate(call.grant_id) if call.rate_limit is not None else None
+        if rate is not None:
+            if rate[0] != self.second:
+                rate[0], rate[1] = self.second, 0
+            if call.rate_limit is not None and rate[1] >= call.rate_limit:
+                return QuotaExceeded(
+                    f"授权 #{call.grant_id} 调用频率超过每秒 {call.rate_limit} 次", retry_after=1
+                )
+            rate[1] += 1
+        if daily is not None:
+            daily[0] += 1
+        return None
+
+    def _daily(self, grant: int) -> list[int]:
+        if grant not in self.daily:
+            values = {"grant_id": grant, "day": self.today, "calls": 0}
+            self.conn.execute(insert_ignoring_conflict(self.conn, GrantUsage.__table__, values))
+            calls = self.conn.execute(_USAGE, {"grant": grant, "day": self.today}).scalar_one()
+            self.daily[grant] = [calls, calls]
+        return self.daily[grant]
+
+    def _rate(self, grant: int) -> list[int]:
+        if grant not in self.rate:
+            values = {"grant_id": grant, "window": self.second, "calls": 0}
+            self.conn.execute(insert_ignoring_conflict(self.conn, GrantRate.__table__, values))
+            window, calls = self.conn.execute(_RATE, {"grant": grant}).one()
+            self.rate[grant] = [window, calls, window, calls]
+        return self.rate[grant]
+
+    def write_counters(self) -> None:
+        for grant, (calls, read) in self.daily.items():
+            if calls != read:
+                self.conn.execute(_USAGE_SET, {"grant": grant, "on_day": self.today, "count": calls})
+        for grant, (window, calls, window_read, calls_read) in self.rate.items():
+            if (window, calls) != (window_read, calls_read):
+                self.conn.execute(_RATE_SET, {"grant": grant, "second": window, "count": calls})
+        self.daily.clear()
+        self.rate.clear()
 
 
 def usage_today(session: Session, grant_ids: list[int], today: date | None = None) -> dict[int, int]:

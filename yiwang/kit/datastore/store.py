@@ -11,7 +11,7 @@ from functools import lru_cache
 from itertools import chain, islice
 from typing import Any
 
-from sqlalchemy import Connection, Table, func, inspect, select, text, tuple_
+from sqlalchemy import Connection, Table, bindparam, func, inspect, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from yiwang.kit.crypto import get_suite
@@ -425,26 +425,48 @@ class _Writer:
 # ----------------------------------------------------------------- reading
 
 
-def _where(table: Any, fields: Sequence[FieldSpec], filters: Mapping[str, Any] | None) -> list[Any]:
-    conditions: list[Any] = []
+def _filter_shape(
+    fields: Sequence[FieldSpec], filters: Mapping[str, Any] | None
+) -> tuple[tuple[tuple[str, str], ...], dict[str, Any]]:
+    """Each filter as (field, how it compares: prefix, null or equal) and the bound values.
+
+    The shape, not the values, decides the statement: a hot reader asks the same shape with
+    other values, and then reuses one statement object (building one costs more than running it).
+    """
+    shape: list[tuple[str, str]] = []
+    params: dict[str, Any] = {}
     by_name = {f.name: f for f in fields}
-    for name, value in (filters or {}).items():
+    for position, (name, value) in enumerate((filters or {}).items()):
         spec = by_name.get(name)
         if spec is None:
             raise InvalidInput(f"未知的信息项：{name}", details={"field": name})
-        column = table.c[name]
+        bound = f"f{position}"
         if isinstance(value, str) and value.endswith("*") and spec.type == "string":
-            prefix = value[:-1].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            conditions.append(column.like(prefix + "%", escape="\\"))
+            shape.append((name, "prefix"))
+            params[bound] = value[:-1].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             continue
         if value is None:
-            conditions.append(column.is_(None))
+            shape.append((name, "null"))
             continue
         try:
             converted = make_converter(FieldSpec(name=spec.name, type=spec.type), "python")(value)
         except Bad as bad:
             raise InvalidInput(f"筛选条件 {spec.label}{bad.reason}", details={"field": name}) from None
-        conditions.append(column == converted)
+        shape.append((name, "equal"))
+        params[bound] = converted
+    return tuple(shape), params
+
+
+def _conditions(table: Any, shape: tuple[tuple[str, str], ...]) -> list[Any]:
+    conditions: list[Any] = []
+    for position, (name, how) in enumerate(shape):
+        column = table.c[name]
+        if how == "prefix":
+            conditions.append(column.like(bindparam(f"f{position}"), escape="\\"))
+        elif how == "null":
+            conditions.append(column.is_(None))
+        else:
+            conditions.append(column == bindparam(f"f{position}", type_=column.type))
     return conditions
 
 
@@ -482,16 +504,34 @@ def read_page(
     ``columns`` picks fields (default: all). Values come back as stored; masking is the caller's.
     ``known``: the caller knows the table exists (recorded when it was loaded); skip the lookup.
     """
-    table = _existing_table(db, table_name, fields, known=known)
-    names = list(columns) if columns is not None else [f.name for f in fields]
+    physical = table_name_of(table_name)
+    if not known and not _inspect(_connection(db)).has_table(physical):
+        raise NotFound(f"数据表 {physical} 不存在", details={"table": physical})
+    names = tuple(columns) if columns is not None else tuple(f.name for f in fields)
+    shape, params = _filter_shape(fields, filters)
+    query = _page_query(physical, tuple(fields), names, shape, after_row is not None)
+    params["limit"] = max(1, min(int(limit), 10_000))
+    if after_row is not None:
+        params["after"] = int(after_row)
+    return [dict(row._mapping) for row in _connection(db).execute(query, params)]
+
+
+@lru_cache(maxsize=4096)
+def _page_query(
+    physical: str,
+    fields: tuple[FieldSpec, ...],
+    names: tuple[str, ...],
+    shape: tuple[tuple[str, str], ...],
+    paged: bool,
+) -> Any:
+    table = _table_of(physical, fields)
     unknown = [n for n in names if n not in table.c or n == ROW_COLUMN]
     if unknown:
         raise InvalidInput(f"未知的信息项：{'、'.join(unknown)}", details={"columns": unknown})
-    query = select(table.c[ROW_COLUMN], *(table.c[n] for n in names)).where(*_where(table, fields, filters))
-    if after_row is not None:
-        query = query.where(table.c[ROW_COLUMN] > after_row)
-    query = query.order_by(table.c[ROW_COLUMN]).limit(max(1, min(int(limit), 10_000)))
-    return [dict(row._mapping) for row in _connection(db).execute(query)]
+    query = select(table.c[ROW_COLUMN], *(table.c[n] for n in names)).where(*_conditions(table, shape))
+    if paged:
+        query = query.where(table.c[ROW_COLUMN] > bindparam("after"))
+    return query.order_by(table.c[ROW_COLUMN]).limit(bindparam("limit"))
 
 
 def count_rows(
@@ -506,8 +546,9 @@ def count_rows(
         if fields is None:
             raise ValueError("filters need fields")
         table = _existing_table(db, table_name, fields)
-        query = select(func.count()).select_from(table).where(*_where(table, fields, filters))
-        return int(_connection(db).execute(query).scalar_one())
+        shape, params = _filter_shape(fields, filters)
+        query = select(func.count()).select_from(table).where(*_conditions(table, shape))
+        return int(_connection(db).execute(query, params).scalar_one())
     physical = table_name_of(table_name)
     conn = _connection(db)
     if not _inspect(conn).has_table(physical):
