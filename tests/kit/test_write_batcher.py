@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from yiwang.identity.authz import Actor
 from yiwang.kit import audit
 from yiwang.kit.audit import AuditEntry
+from yiwang.kit.db import run_each
 from yiwang.kit.errors import InvalidInput
 from yiwang.runtime import Platform
 
@@ -80,17 +81,25 @@ class TestFromTheEventLoop:
         assert all("handler failed" in str(f) for f in failures)
         assert count_entries(platform, "test.broken") == 0
 
-    def test_a_held_write_lock_does_not_stall_the_loop(self, platform: Platform) -> None:
+    @pytest.mark.parametrize("per_job", [False, True], ids=["batch-handler", "run-each"])
+    def test_a_held_write_lock_does_not_stall_the_loop(self, platform: Platform, per_job: bool) -> None:
         if platform.db.engine.dialect.name != "sqlite":
             pytest.skip("SQLite's write lock")
         path = str(platform.db.engine.url.database)
         holder = sqlite3.connect(path, isolation_level=None)
         holder.execute("BEGIN IMMEDIATE")  # another process's long write, say
-        handler = record_each("test.locked")
+        action = f"test.locked.{per_job}"
+
+        def job(db: Session) -> int:
+            audit.record(db, Actor.system(), action)
+            return 40
 
         async def scenario() -> tuple[int, Any]:
-            batcher = platform.db.batcher("t3", handler)
-            pending = asyncio.ensure_future(batcher.run(4))
+            if per_job:  # jobs that catch their own errors must not swallow a busy lock either
+                pending = asyncio.ensure_future(platform.db.batcher("t3-jobs", run_each).run(job))
+            else:
+                batcher = platform.db.batcher(f"t3-{action}", record_each(action))
+                pending = asyncio.ensure_future(batcher.run(4))
             ticks = 0
             # The loop keeps turning while the batch waits for the lock (off the loop).
             for _ in range(20):
@@ -110,7 +119,7 @@ class TestFromTheEventLoop:
         assert ticks == 20
         assert result == 40
         assert time.monotonic() - started < 10
-        assert count_entries(platform, "test.locked") == 1
+        assert count_entries(platform, action) == 1
 
 
 class TestFromThreads:

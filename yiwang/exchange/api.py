@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import time
 import uuid
 from typing import Annotated, Any, Literal
@@ -26,11 +27,20 @@ from yiwang.exchange.schemas import (
     SandboxQueryIn,
     TermsIn,
 )
-from yiwang.http import CurrentActor, DbSession, OptionalActor, RowId, bearer_token, platform
+from yiwang.http import (
+    CurrentActor,
+    DbSession,
+    OptionalActor,
+    RowId,
+    bearer_token,
+    platform,
+    read_on_loop_or_thread,
+)
 from yiwang.kit import ledger
 from yiwang.kit.accesslog import record_call
 from yiwang.kit.audit import canonical_json
 from yiwang.kit.crypto import get_suite
+from yiwang.kit.db import orm_session, run_each
 from yiwang.kit.errors import AuthenticationRequired, PlatformError
 
 router = APIRouter(prefix="/api/v1/exchange", tags=["exchange"])
@@ -364,7 +374,7 @@ def sandbox_queries(
 @gateway_router.get(
     "/contracts/{contract_id}/records", responses={**ERRORS, 429: {"description": "超出调用次数"}}
 )
-def contract_records(contract_id: RowId, request: Request) -> Response:
+async def contract_records(contract_id: RowId, request: Request) -> Response:
     """Records delivered under a contract, with its delivery key (``Authorization: Bearer yx_…``).
 
     Every call re-checks the contract: active, within its term, its purpose (``X-Purpose``,
@@ -374,42 +384,46 @@ def contract_records(contract_id: RowId, request: Request) -> Response:
     """
     running = platform(request)
     suite = running.keyring.suite_name
-    call = delivery.Call(call_id=uuid.uuid4().hex, contract_id=contract_id, query=dict(request.query_params))
+    call = delivery.Call(
+        call_id=secrets.token_hex(16), contract_id=contract_id, query=dict(request.query_params)
+    )
     started = time.perf_counter()
     key = bearer_token(request)
+    writer = running.db.batcher("jobs", run_each)
     try:
         if not key:
             raise AuthenticationRequired("请以合约交付密钥调用（Authorization: Bearer yx_…）")
         # Read and prepare without the write lock; then count and log in a short write
-        # transaction, whose conditional UPDATE checks status, term and key again (a revocation
-        # that lands in between still stops this call).
-        with running.session_scope(read_only=True) as db:
-            body = delivery.serve_records(
-                db,
-                key,
-                contract_id,
-                call,
-                purpose=_header(request, "x-purpose"),
-                region=_header(request, "x-region"),
-            )
-        payload = json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+        # transaction shared with the calls finishing at the same time, whose conditional UPDATE
+        # checks status, term and key again (a revocation that lands in between stops this call).
+        purpose, region = _header(request, "x-purpose"), _header(request, "x-region")
+        payload = await read_on_loop_or_thread(request, _serve_delivery, running, key, call, purpose, region)
         fields = _log_fields(call, suite, started, status=200, reason="", body=payload)
 
         def count_and_log(db: Any) -> None:
             delivery.settle_call(db, call)
             record_call(db, **fields)
 
-        # Calls finishing at the same time share one write transaction (each in its own savepoint).
-        running.db.group.run(count_and_log)
+        await writer.run(count_and_log)
     except PlatformError as refusal:
         error = canonical_json({"error": {"code": refusal.code, "message": refusal.message}}).encode()
         details = refusal.details if isinstance(refusal.details, dict) else {}
         reason = str(details.get("reason") or refusal.code)
         refused = _log_fields(call, suite, started, status=refusal.status, reason=reason, body=error)
         refused["records"], refused["masked"] = 0, []
-        running.db.group.run(lambda db: record_call(db, **refused))
+        await writer.run(lambda db: record_call(db, **refused))
         raise
     return Response(payload, media_type="application/json", headers={"X-Call-ID": call.call_id})
+
+
+def _serve_delivery(
+    running: Any, key: str, call: delivery.Call, purpose: str | None, region: str | None
+) -> bytes:
+    with running.db.read_connection() as conn:
+        body = delivery.serve_records(
+            orm_session(conn), key, call.contract_id, call, purpose=purpose, region=region
+        )
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str).encode()
 
 
 def _header(request: Request, name: str) -> str | None:

@@ -259,17 +259,9 @@ class GroupCommitter:
         return future.result()
 
     def _execute(self, batch: list[tuple[Callable[[Session], Any], Future[Any]]]) -> None:
-        outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
         try:
             with self._database.session_scope() as session:
-                for job, future in batch:
-                    queued = _queued_lengths(session)
-                    try:
-                        with session.begin_nested():
-                            outcomes.append((future, job(session), None))
-                    except Exception as error:  # noqa: BLE001 - handed to the job's caller
-                        _drop_queued_since(session, queued)
-                        outcomes.append((future, None, error))
+                outcomes = run_each(session, [job for job, _ in batch])
         except BaseException as failure:
             # The commit failed: nobody's job happened.
             for _job, future in batch:
@@ -278,11 +270,24 @@ class GroupCommitter:
             if not isinstance(failure, Exception):
                 raise
             return
-        for future, result, problem in outcomes:
-            if problem is not None:
-                future.set_exception(problem)
-            else:
-                future.set_result(result)
+        for (_job, future), outcome in zip(batch, outcomes, strict=True):
+            _resolve(future, outcome)
+
+
+def run_each(session: Session, jobs: list[Callable[[Session], Any]]) -> list[Any]:
+    """Run each job in its own SAVEPOINT, so that one job's error (over quota, revoked) undoes
+    only its own changes; each job's result, or its error as an outcome. A batch handler for
+    :class:`WriteBatcher` when the jobs are not worth batching by hand."""
+    outcomes: list[Any] = []
+    for job in jobs:
+        queued = _queued_lengths(session)
+        try:
+            with session.begin_nested():
+                outcomes.append(job(session))
+        except Exception as error:  # noqa: BLE001 - handed to the job's caller
+            _drop_queued_since(session, queued)
+            outcomes.append(error)
+    return outcomes
 
 
 BatchHandler = Callable[[Session, list[Any]], list[Any]]
@@ -406,6 +411,7 @@ class WriteBatcher:
         OperationalError, nothing done) instead of handed to the callers."""
         try:
             with self._database.session_scope(quick=quick) as session:
+                session.connection()  # begin (take the write lock) before any item is handled
                 outcomes: list[Any] = self._handler(session, [item for item, _ in batch])
                 if len(outcomes) != len(batch):
                     raise RuntimeError("batch handler must return one outcome per item")

@@ -11,9 +11,16 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import run_in_threadpool
 
-from yiwang.http import CurrentActor, DbSession, RowId, bearer_token, platform, request_id
+from yiwang.http import (
+    CurrentActor,
+    DbSession,
+    RowId,
+    bearer_token,
+    platform,
+    read_on_loop_or_thread,
+    request_id,
+)
 from yiwang.identity import service as identity
 from yiwang.identity.authz import Actor
 from yiwang.identity.errors import InvalidToken
@@ -299,12 +306,12 @@ async def records(code: str, request: Request) -> Response:
     rid = request_id(request)
     try:
         try:
-            payload = await _serve_and_settle(running, call, token, rid, suite)
+            payload = await _serve_and_settle(request, running, call, token, rid, suite)
         except gateway.StaleGrant:
             # The cached grant was revoked or expired meanwhile: answer from a fresh look-up.
             gateway.forget_grants()
             call = gateway.Call(call_id=call.call_id, resource=call.resource, query=call.query)
-            payload = await _serve_and_settle(running, call, token, rid, suite)
+            payload = await _serve_and_settle(request, running, call, token, rid, suite)
     except _Refused as refused:
         # Refused while settling (token or grant gone, over quota): already in the access log.
         raise refused.error from None
@@ -321,18 +328,15 @@ class _Refused(Exception):
         self.error = error
 
 
-async def _serve_and_settle(running: Any, call: gateway.Call, token: str, rid: str, suite: str) -> bytes:
+async def _serve_and_settle(
+    request: Request, running: Any, call: gateway.Call, token: str, rid: str, suite: str
+) -> bytes:
     """Read and prepare the answer without the write lock; then confirm, count and log it with
     the calls finishing at the same time (the token and the grant are checked again there, so a
     revocation that lands in between still stops this call)."""
     if not token:
         raise AuthenticationRequired("数据网关需要系统访问令牌（Authorization: Bearer …）")
-    if running.db.engine.dialect.name == "sqlite":
-        # Embedded and indexed: a key lookup reads in tens of microseconds, less than a hop to a
-        # worker thread costs, so it runs right here on the event loop.
-        payload = _serve(running, call, token, rid)
-    else:
-        payload = await run_in_threadpool(_serve, running, call, token, rid)
+    payload = await read_on_loop_or_thread(request, _serve, running, call, token, rid)
     try:
         await _settle(running, gateway.Settlement(call, suite, body_hash=_hash(suite, payload), token=token))
     except PlatformError as refusal:
