@@ -1,8 +1,10 @@
-"""The group committer: many threads' jobs in shared transactions, each job all-or-nothing."""
+"""Jobs run through a WriteBatcher with run_each: many threads' jobs in shared transactions,
+each job all-or-nothing (its own SAVEPOINT)."""
 
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -10,7 +12,12 @@ from sqlalchemy import func, select
 from yiwang.identity.authz import Actor
 from yiwang.kit import audit
 from yiwang.kit.audit import AuditEntry
+from yiwang.kit.db import run_each
 from yiwang.runtime import Platform
+
+
+def run(platform: Platform, job: Any) -> Any:
+    return platform.db.batcher("jobs", run_each).submit(job).result(timeout=60)
 
 
 def count_entries(platform: Platform, action: str) -> int:
@@ -28,7 +35,7 @@ class TestRun:
                 audit.record(db, actor, "test.group", target_id=n)  # type: ignore[arg-type]
                 return n
 
-            results.append(platform.db.group.run(job))
+            results.append(run(platform, job))
 
         threads = [threading.Thread(target=worker, args=(n,)) for n in range(40)]
         for t in threads:
@@ -48,7 +55,7 @@ class TestRun:
             raise ValueError("refused")
 
         with pytest.raises(ValueError, match="refused"):
-            platform.db.group.run(failing)
-        platform.db.group.run(lambda db: audit.record(db, actor, "test.after"))
+            run(platform, failing)
+        run(platform, lambda db: audit.record(db, actor, "test.after"))
         assert count_entries(platform, "test.failed") == 0
         assert count_entries(platform, "test.after") == 1

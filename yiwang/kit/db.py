@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Connection
@@ -45,9 +45,6 @@ class Base(DeclarativeBase):
     """Declarative base of every table; constraint names are stable across databases."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-T = TypeVar("T")
 
 
 def utcnow() -> datetime:
@@ -118,7 +115,6 @@ class Database:
         self._quick_sessions = sessionmaker(
             self.engine.execution_options(**{LOCK_WAIT_MS: QUICK_LOCK_WAIT_MS}), expire_on_commit=False
         )
-        self.group = GroupCommitter(self)
         self._batchers: dict[str, WriteBatcher] = {}
         self._batchers_lock = threading.Lock()
         self._reader = threading.local()
@@ -225,59 +221,11 @@ def insert_ignoring_conflict(db: Session | Connection, table: Any, values: dict[
     return sqlite_insert(table).values(**values).on_conflict_do_nothing()
 
 
-class GroupCommitter:
-    """Run short write jobs from many threads in shared transactions: one commit for a batch.
-
-    A hot path that writes a little on every request (the gateway's quota counters and
-    access-log entries) spends most of its write time on BEGIN, the log head and COMMIT.
-    Jobs that arrive while a batch is committing wait and go together in the next one:
-    the first waiting thread to get the turn runs everyone's job, each in a SAVEPOINT so a
-    refusal (over quota, revoked) undoes only its own changes, commits once, and hands
-    each caller its own result or error. A caller returns only after the commit that holds
-    its job, so nothing is reported done before it is durable.
-    """
-
-    def __init__(self, database: Database, max_batch: int = 64) -> None:
-        self._database = database
-        self._max_batch = max_batch
-        self._queue: list[tuple[Callable[[Session], Any], Future[Any]]] = []
-        self._queue_lock = threading.Lock()
-        self._turn = threading.Lock()
-
-    def run(self, job: Callable[[Session], T]) -> T:
-        """Run ``job(session)`` in the next batch and return its result (or raise its error)."""
-        future: Future[T] = Future()
-        with self._queue_lock:
-            self._queue.append((job, future))
-        while not future.done():
-            with self._turn:
-                if future.done():
-                    break
-                with self._queue_lock:
-                    batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
-                self._execute(batch)
-        return future.result()
-
-    def _execute(self, batch: list[tuple[Callable[[Session], Any], Future[Any]]]) -> None:
-        try:
-            with self._database.session_scope() as session:
-                outcomes = run_each(session, [job for job, _ in batch])
-        except BaseException as failure:
-            # The commit failed: nobody's job happened.
-            for _job, future in batch:
-                if not future.done():
-                    future.set_exception(failure)
-            if not isinstance(failure, Exception):
-                raise
-            return
-        for (_job, future), outcome in zip(batch, outcomes, strict=True):
-            _resolve(future, outcome)
-
-
 def run_each(session: Session, jobs: list[Callable[[Session], Any]]) -> list[Any]:
     """Run each job in its own SAVEPOINT, so that one job's error (over quota, revoked) undoes
-    only its own changes; each job's result, or its error as an outcome. A batch handler for
-    :class:`WriteBatcher` when the jobs are not worth batching by hand."""
+    only its own changes; each job's result, or its error as an outcome. The batch handler for
+    a :class:`WriteBatcher` of jobs (callables), when they are not worth batching by hand:
+    ``db.batcher("jobs", run_each).submit(job)``."""
     outcomes: list[Any] = []
     for job in jobs:
         queued = _queued_lengths(session)
@@ -306,14 +254,13 @@ MAX_WAIT_SECONDS = 0.002
 class WriteBatcher:
     """Commits what many requests queue, many at a time.
 
-    Unlike :class:`GroupCommitter` (a job per caller, each in a SAVEPOINT), the handler sees the
-    whole batch at once, so it can check each distinct token or grant once, count a grant's calls
-    with one UPDATE, and append every log entry with one INSERT: the gateway's write cost per
-    call then shrinks as the load grows. ``handler(session, items)`` returns one outcome per
-    item, a result or an exception instance (that item's refusal, still committed with the rest:
-    a refusal is logged too). Callers get their outcome only after the commit, so nothing is
-    answered before it is durable; if the handler or the commit fails, every item of the batch
-    gets that error and nothing of it is kept.
+    The handler sees the whole batch at once, so it can check each distinct token or grant
+    once, count a grant's calls with one UPDATE, and append every log entry with one INSERT:
+    the gateway's write cost per call then shrinks as the load grows. ``handler(session,
+    items)`` returns one outcome per item, a result or an exception instance (that item's
+    refusal, still committed with the rest: a refusal is logged too). Callers get their outcome
+    only after the commit, so nothing is answered before it is durable; if the handler or the
+    commit fails, every item of the batch gets that error and nothing of it is kept.
 
     From the event loop (``await run(item)``), a batch is every item queued in one turn of the
     loop. On SQLite it is committed right on the loop: an embedded commit takes well under a
