@@ -580,6 +580,32 @@ class TestRoundTrip:
         assert result.count == len(good)
         assert contents(platform, "roundtrip", ALL_TYPES) == good
 
+    @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(
+        rows=st.lists(_row, min_size=1, max_size=12),
+        pick=st.integers(min_value=0),
+        field=st.sampled_from("ksndtb"),
+    )
+    def test_filtered_pages_on_the_kept_read_connection_match_the_rows(
+        self, platform: Platform, rows: list[dict[str, Any]], pick: int, field: str
+    ) -> None:
+        """The gateway's read path (a kept connection, the driver's cursor, SQLAlchemy's type
+        processors) filters and types exactly like a plain look at the loaded rows."""
+        keyed = [{"k": i, **row} for i, row in enumerate(rows)]
+        good, _errors = ds.validate_rows(keyed, ALL_TYPES)
+        with platform.session_scope() as db:
+            ds.load(db, "filtered", ALL_TYPES, keyed)
+        wanted = good[pick % len(good)][field]
+        value = wanted.isoformat() if isinstance(wanted, date | datetime) else wanted
+        if isinstance(value, str) and value.endswith("*"):  # text ending in * asks for a prefix
+            expected = [r for r in good if isinstance(r[field], str) and r[field].startswith(value[:-1])]
+        else:
+            expected = [r for r in good if r[field] == wanted]
+        for _ in range(2):  # the second time on the same kept connection and compiled statement
+            with platform.db.read_connection() as conn:
+                found = ds.read_page(conn, "filtered", ALL_TYPES, filters={field: value}, limit=100)
+            assert [{k: v for k, v in r.items() if k != "_row"} for r in found] == expected
+
 
 # ------------------------------------------------------------------ the column-wise fast path
 

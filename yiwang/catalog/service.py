@@ -25,7 +25,7 @@ from yiwang.identity import service as identity
 from yiwang.identity.authz import AccessDenied, Actor, Scope, authorize, reach, register_actions
 from yiwang.identity.models import Org
 from yiwang.kit import audit, caches, datastore
-from yiwang.kit.db import orm_session, utcnow
+from yiwang.kit.db import FastSelect, orm_session, utcnow
 from yiwang.kit.errors import InvalidInput, PermissionDenied
 from yiwang.kit.explain import explain
 
@@ -176,16 +176,18 @@ caches.register(_VIEWS.clear)
 
 # What tells a cached view is still current; built once (building a statement costs more than
 # running it, and the gateway asks this on every call).
-_STAMP = select(
-    Resource.id,
-    Resource.version,
-    Resource.status,
-    Resource.data_table,
-    Resource.updated_at,
-    Resource.share_type,
-    Resource.share_basis,
-    Resource.provider_id,
-).where(Resource.code == bindparam("code"))
+_STAMP = FastSelect(
+    select(
+        Resource.id,
+        Resource.version,
+        Resource.status,
+        Resource.data_table,
+        Resource.updated_at,
+        Resource.share_type,
+        Resource.share_basis,
+        Resource.provider_id,
+    ).where(Resource.code == bindparam("code"))
+)
 
 
 def data_view(db: Session | Connection, code: str) -> DataView:
@@ -193,16 +195,17 @@ def data_view(db: Session | Connection, code: str) -> DataView:
 
     ``db`` may be a bare Core connection (the gateway's hot path): one query when the view is
     cached and current, the ORM only to build it afresh."""
-    stamp = db.execute(_STAMP, {"code": code}).first()
-    if stamp is None:
+    found = _STAMP.tuples(db, {"code": code})
+    if not found:
         raise ResourceNotFound(f"资源 {code} 不存在")
+    stamp = found[0]
     cached = _VIEWS.get(code)
-    if cached is not None and cached[0] == tuple(stamp):
+    if cached is not None and cached[0] == stamp:
         return cached[1]
     view = _build_view(orm_session(db), code)
     if len(_VIEWS) >= _VIEWS_MAX:
         _VIEWS.clear()
-    _VIEWS[code] = (tuple(stamp), view)
+    _VIEWS[code] = (stamp, view)
     return view
 
 

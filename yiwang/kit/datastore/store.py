@@ -25,6 +25,7 @@ from yiwang.kit.datastore.fields import (
     table_name_of,
 )
 from yiwang.kit.datastore.readers import RowStream
+from yiwang.kit.db import FastSelect
 from yiwang.kit.errors import Conflict, InvalidInput, NotFound
 
 __all__ = [
@@ -513,7 +514,7 @@ def read_page(
     params["limit"] = max(1, min(int(limit), 10_000))
     if after_row is not None:
         params["after"] = int(after_row)
-    return [dict(row._mapping) for row in _connection(db).execute(query, params)]
+    return query.dicts(db, params)
 
 
 @lru_cache(maxsize=4096)
@@ -523,7 +524,7 @@ def _page_query(
     names: tuple[str, ...],
     shape: tuple[tuple[str, str], ...],
     paged: bool,
-) -> Any:
+) -> FastSelect:
     table = _table_of(physical, fields)
     unknown = [n for n in names if n not in table.c or n == ROW_COLUMN]
     if unknown:
@@ -531,7 +532,7 @@ def _page_query(
     query = select(table.c[ROW_COLUMN], *(table.c[n] for n in names)).where(*_conditions(table, shape))
     if paged:
         query = query.where(table.c[ROW_COLUMN] > bindparam("after"))
-    return query.order_by(table.c[ROW_COLUMN]).limit(bindparam("limit"))
+    return FastSelect(query.order_by(table.c[ROW_COLUMN]).limit(bindparam("limit")))
 
 
 def count_rows(
