@@ -39,7 +39,7 @@ async def read_on_loop_or_thread(request: Request, read: Callable[..., T], *args
     """Run a short read of a hot async route (the gateways'): right on the event loop when the
     database is embedded SQLite (an indexed read takes tens of microseconds, less than a hop to
     a worker thread costs), in the thread pool when it is a server a round trip away."""
-    if platform(request).db.engine.dialect.name == "sqlite":
+    if platform(request).db.is_sqlite:
         return read(*args)
     return await run_in_threadpool(read, *args)
 

@@ -111,6 +111,7 @@ class Database:
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
+        self.is_sqlite = is_sqlite(url)
         self.engine = make_engine(url, **engine_kwargs)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
         self.read_engine = self.engine.execution_options(**{READ_ONLY: True})
@@ -160,7 +161,7 @@ class Database:
         SQLite: each thread keeps one connection open and begins and ends a transaction on it
         per use (no snapshot is held between uses, so WAL checkpoints are not starved).
         PostgreSQL: a pooled connection per use (a network round trip dwarfs the checkout)."""
-        if not is_sqlite(self.engine):
+        if not self.is_sqlite:
             with self.read_engine.connect() as pooled:
                 yield pooled
             return
@@ -193,7 +194,7 @@ class Database:
         with self._batchers_lock:
             batcher = self._batchers.get(name)
             if batcher is None:
-                batcher = WriteBatcher(self, handler, name=name, inline=is_sqlite(self.engine))
+                batcher = WriteBatcher(self, handler, name=name, inline=self.is_sqlite)
                 self._batchers[name] = batcher
             return batcher
 

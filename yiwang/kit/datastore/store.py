@@ -19,6 +19,7 @@ from yiwang.kit.datastore.convert import Bad, ErrorList, RowValidator, make_conv
 from yiwang.kit.datastore.fields import (
     ROW_COLUMN,
     FieldSpec,
+    FieldType,
     build_table,
     check_fields,
     column_type,
@@ -450,12 +451,18 @@ def _filter_shape(
             shape.append((name, "null"))
             continue
         try:
-            converted = make_converter(FieldSpec(name=spec.name, type=spec.type), "python")(value)
+            converted = _filter_converter(spec.name, spec.type)(value)
         except Bad as bad:
             raise InvalidInput(f"筛选条件 {spec.label}{bad.reason}", details={"field": name}) from None
         shape.append((name, "equal"))
         params[bound] = converted
     return tuple(shape), params
+
+
+@lru_cache(maxsize=1024)
+def _filter_converter(name: str, field_type: FieldType) -> Callable[[Any], Any]:
+    # The field's type conversion only (a filter need not pass the field's format check).
+    return make_converter(FieldSpec(name=name, type=field_type), "python")
 
 
 def _conditions(table: Any, shape: tuple[tuple[str, str], ...]) -> list[Any]:
