@@ -37,8 +37,8 @@ NAMING_CONVENTION = {
 }
 
 READ_ONLY = "yiwang_read_only"
-LOCK_WAIT_MS = "yiwang_lock_wait_ms"  # SQLite: wait at most this long for the write lock
-BUSY_TIMEOUT_MS = 30_000
+BUSY_TIMEOUT_MS = 30_000  # SQLite: how long a writer waits for the write lock
+QUICK_LOCK_WAIT_MS = 20  # ... and a writer on the event loop, which must not stall
 
 
 class Base(DeclarativeBase):
@@ -57,7 +57,7 @@ def is_sqlite(engine_or_url: Engine | str) -> bool:
     return url.startswith("sqlite")
 
 
-def _configure_sqlite(engine: Engine, *, begin: bool = True) -> None:
+def _configure_sqlite(engine: Engine, *, begin: bool = True, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
         # Take transaction control from the sqlite3 module so that we decide how BEGIN is issued.
@@ -66,7 +66,7 @@ def _configure_sqlite(engine: Engine, *, begin: bool = True) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")  # durable in WAL mode except on power loss
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.close()
 
     if not begin:
@@ -74,24 +74,15 @@ def _configure_sqlite(engine: Engine, *, begin: bool = True) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        options = conn.get_execution_options()
-        if options.get(READ_ONLY):
+        if conn.get_execution_options().get(READ_ONLY):
             conn.exec_driver_sql("BEGIN")
-            return
-        wait_ms = options.get(LOCK_WAIT_MS)
-        if wait_ms is None:
+        else:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
-            return
-        # A caller that must not block long (the event loop) waits this long for the write lock
-        # and otherwise gets "database is locked" at once, with nothing begun.
-        conn.exec_driver_sql(f"PRAGMA busy_timeout={int(wait_ms)}")
-        try:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        finally:
-            conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
-def make_engine(url: str, *, begin_event: bool = True, **kwargs: Any) -> Engine:
+def make_engine(
+    url: str, *, begin_event: bool = True, busy_timeout_ms: int = BUSY_TIMEOUT_MS, **kwargs: Any
+) -> Engine:
     """Create an engine for ``url`` with the platform's settings for that database."""
     if is_sqlite(url):
         # Room for every thread of a busy worker (the thread pool, the writer, background jobs):
@@ -99,7 +90,7 @@ def make_engine(url: str, *, begin_event: bool = True, **kwargs: Any) -> Engine:
         if kwargs.get("poolclass") is None:
             kwargs.setdefault("pool_size", 20)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
-        _configure_sqlite(engine, begin=begin_event)
+        _configure_sqlite(engine, begin=begin_event, busy_timeout_ms=busy_timeout_ms)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
@@ -116,9 +107,12 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
         self.read_engine = self.engine.execution_options(**{READ_ONLY: True})
         self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
-        self._quick_sessions = sessionmaker(
-            self.engine.execution_options(**{LOCK_WAIT_MS: QUICK_LOCK_WAIT_MS}), expire_on_commit=False
+        # SQLite: writers on the event loop get connections of their own that give up on the
+        # write lock after a few milliseconds ("database is locked", nothing begun).
+        self._quick_engine = (
+            make_engine(url, busy_timeout_ms=QUICK_LOCK_WAIT_MS, pool_size=2) if self.is_sqlite else None
         )
+        self._quick_sessions = sessionmaker(self._quick_engine or self.engine, expire_on_commit=False)
         self._batchers: dict[str, WriteBatcher] = {}
         self._batchers_lock = threading.Lock()
         self._reader = threading.local()
@@ -206,8 +200,9 @@ class Database:
         conn = getattr(self._reader, "conn", None)
         if conn is not None:
             conn.close()
-        if self._reader_engine is not None:
-            self._reader_engine.dispose()
+        for own in (self._reader_engine, self._quick_engine):
+            if own is not None:
+                own.dispose()
         self.engine.dispose()
 
 
@@ -296,7 +291,6 @@ def run_each(session: Session, jobs: list[Callable[[Session], Any]]) -> list[Any
 
 
 BatchHandler = Callable[[Session, list[Any]], list[Any]]
-QUICK_LOCK_WAIT_MS = 20
 
 
 def is_lock_busy(error: BaseException) -> bool:
