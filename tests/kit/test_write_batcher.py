@@ -121,6 +121,24 @@ class TestFromTheEventLoop:
         assert time.monotonic() - started < 10
         assert count_entries(platform, action) == 1
 
+    def test_a_briefly_held_lock_is_asked_for_again_from_the_loop(self, platform: Platform) -> None:
+        if platform.db.engine.dialect.name != "sqlite":
+            pytest.skip("SQLite's write lock")
+        holder = sqlite3.connect(str(platform.db.engine.url.database), isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # another worker's commit, say
+        batcher = platform.db.batcher("t5", record_each("test.brief"))
+
+        async def scenario() -> list[Any]:
+            asyncio.get_running_loop().call_later(0.01, holder.execute, "COMMIT")
+            return await asyncio.gather(batcher.run(2), batcher.run(4))
+
+        try:
+            assert asyncio.run(scenario()) == [20, 40]
+        finally:
+            holder.close()
+        assert batcher._thread is None  # committed on the loop, no writer thread needed
+        assert count_entries(platform, "test.brief") == 2
+
 
 class TestFromThreads:
     def test_submitted_items_commit_with_their_outcomes(self, platform: Platform) -> None:

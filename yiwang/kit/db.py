@@ -38,7 +38,7 @@ NAMING_CONVENTION = {
 
 READ_ONLY = "yiwang_read_only"
 BUSY_TIMEOUT_MS = 30_000  # SQLite: how long a writer waits for the write lock
-QUICK_LOCK_WAIT_MS = 20  # ... and a writer on the event loop, which must not stall
+QUICK_LOCK_WAIT_MS = 0  # ... and a writer on the event loop, which must not stall: not at all
 
 
 class Base(DeclarativeBase):
@@ -107,8 +107,8 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
         self.read_engine = self.engine.execution_options(**{READ_ONLY: True})
         self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
-        # SQLite: writers on the event loop get connections of their own that give up on the
-        # write lock after a few milliseconds ("database is locked", nothing begun).
+        # SQLite: writers on the event loop get connections of their own that do not wait for a
+        # taken write lock ("database is locked" at once, nothing begun): the loop asks again.
         self._quick_engine = (
             make_engine(url, busy_timeout_ms=QUICK_LOCK_WAIT_MS, pool_size=2) if self.is_sqlite else None
         )
@@ -131,7 +131,7 @@ class Database:
     def session_scope(self, *, read_only: bool = False, quick: bool = False) -> Iterator[Session]:
         """One transaction: commit when the block ends normally, roll back on any exception.
 
-        ``quick``: on SQLite, give up on the write lock after a few milliseconds, raising
+        ``quick``: on SQLite, do not wait for a taken write lock, raising
         OperationalError ("database is locked", see :func:`is_lock_busy`) with nothing begun
         (for the event loop, which must not stall)."""
         session = self.session(read_only=read_only, quick=quick)
@@ -299,7 +299,9 @@ def is_lock_busy(error: BaseException) -> bool:
 
 
 MAX_BATCH = 500
-MAX_WAIT_SECONDS = 0.002
+MAX_WAIT_SECONDS = 0.002  # how long a batch may wait for more items while it is still growing
+LOCK_RETRY_SECONDS = 0.001  # a busy write lock is asked for again this often, from the loop
+LOCK_POLL_SECONDS = 0.05  # ... for this long; then the writer thread waits for it instead
 
 
 class WriteBatcher:
@@ -360,17 +362,21 @@ class WriteBatcher:
             # (a bigger batch costs each call less), as long as the first has not waited long.
             loop.call_soon(self._commit_due, loop, len(due), since)
             return
-        batch = self._due.pop(loop, [])
-        if not batch:
+        if not due:
             return
         try:
-            results = self._outcomes(batch, quick=True)
+            results = self._outcomes(due, quick=True)
         except OperationalError:
-            # Another process or thread holds the write lock (a long data load, say): let the
-            # writer thread wait for it, so that the loop goes on serving everything else.
-            for item, waiter in batch:
+            if time.monotonic() - since < LOCK_POLL_SECONDS:
+                # Another worker is committing: ask again in a moment, serving others meanwhile
+                # (calls arriving by then join this batch).
+                loop.call_later(LOCK_RETRY_SECONDS, self._commit_due, loop, len(due), since)
+                return
+            # Held for long (a big data load, say): the writer thread waits for it, off the loop.
+            for item, waiter in self._due.pop(loop):
                 self._enqueue(item, waiter)
             return
+        del self._due[loop]
         for waiter, outcome in results:
             _resolve(waiter, outcome)
 
