@@ -233,10 +233,16 @@ def drive_wrk(
     fast as answers come."""
     pacing = ""
     if rate:
-        # wrk waits the delay after each answer, so the rate reached is a little under the one
-        # asked; with many connections each waiting long, the answer time matters little.
+        # Requests at random (exponential) intervals, as independent callers make them: with a
+        # fixed delay the connections fall into step and arrive in bursts. wrk waits the delay
+        # after each answer, so the rate reached is a little under the one asked; with many
+        # connections each waiting long, the answer time matters little.
         clients = max(clients, 64)
-        pacing = f"delay = function() return {clients * 1000.0 / rate:.3f} end"
+        mean = clients * 1000.0 / rate
+        pacing = (
+            "math.randomseed(os.time())\n"
+            f"delay = function() return -{mean:.3f} * math.log(1 - math.random()) end"
+        )
     quoted = ", ".join(json.dumps(p) for p in paths)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT % {"paths": quoted, "pacing": pacing})

@@ -57,7 +57,9 @@ def is_sqlite(engine_or_url: Engine | str) -> bool:
     return url.startswith("sqlite")
 
 
-def _configure_sqlite(engine: Engine, *, begin: bool = True, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
+def _configure_sqlite(
+    engine: Engine, *, begin: bool = True, busy_timeout_ms: int = BUSY_TIMEOUT_MS, autocheckpoint: bool = True
+) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
         # Take transaction control from the sqlite3 module so that we decide how BEGIN is issued.
@@ -67,6 +69,8 @@ def _configure_sqlite(engine: Engine, *, begin: bool = True, busy_timeout_ms: in
         cursor.execute("PRAGMA synchronous=NORMAL")  # durable in WAL mode except on power loss
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        if not autocheckpoint:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     if not begin:
@@ -81,7 +85,12 @@ def _configure_sqlite(engine: Engine, *, begin: bool = True, busy_timeout_ms: in
 
 
 def make_engine(
-    url: str, *, begin_event: bool = True, busy_timeout_ms: int = BUSY_TIMEOUT_MS, **kwargs: Any
+    url: str,
+    *,
+    begin_event: bool = True,
+    busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+    autocheckpoint: bool = True,
+    **kwargs: Any,
 ) -> Engine:
     """Create an engine for ``url`` with the platform's settings for that database."""
     if is_sqlite(url):
@@ -90,7 +99,9 @@ def make_engine(
         if kwargs.get("poolclass") is None:
             kwargs.setdefault("pool_size", 20)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
-        _configure_sqlite(engine, begin=begin_event, busy_timeout_ms=busy_timeout_ms)
+        _configure_sqlite(
+            engine, begin=begin_event, busy_timeout_ms=busy_timeout_ms, autocheckpoint=autocheckpoint
+        )
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
@@ -109,9 +120,16 @@ class Database:
         self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
         # SQLite: writers on the event loop get connections of their own that do not wait for a
         # taken write lock ("database is locked" at once, nothing begun): the loop asks again.
+        # Nor do they copy the WAL back into the database file when it has grown (SQLite's automatic
+        # checkpoint, some milliseconds of I/O in the committing connection, several times a
+        # second under load): a thread does that (:meth:`_checkpoint_wal`).
         self._quick_engine = (
-            make_engine(url, busy_timeout_ms=QUICK_LOCK_WAIT_MS, pool_size=2) if self.is_sqlite else None
+            make_engine(url, busy_timeout_ms=QUICK_LOCK_WAIT_MS, autocheckpoint=False, pool_size=2)
+            if self.is_sqlite
+            else None
         )
+        self._wal_thread: threading.Thread | None = None
+        self._stopping = threading.Event()
         self._quick_sessions = sessionmaker(self._quick_engine or self.engine, expire_on_commit=False)
         self._batchers: dict[str, WriteBatcher] = {}
         self._batchers_lock = threading.Lock()
@@ -190,9 +208,31 @@ class Database:
             if batcher is None:
                 batcher = WriteBatcher(self, handler, name=name, inline=self.is_sqlite)
                 self._batchers[name] = batcher
+                if self.is_sqlite and self._wal_thread is None:
+                    self._wal_thread = threading.Thread(
+                        target=self._checkpoint_wal, name="yiwang-wal-checkpoint", daemon=True
+                    )
+                    self._wal_thread.start()
             return batcher
 
+    def _checkpoint_wal(self, every_seconds: float = 0.5) -> None:
+        """Copy the WAL back into the database file, off the event loop, while writers on the loop
+        (which do not do it themselves) are in use. PASSIVE: it never waits for, nor blocks, a
+        reader or a writer; what it cannot copy now it copies next time."""
+        path = self.engine.url.database
+        if not path or path == ":memory:":
+            return
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            while not self._stopping.wait(every_seconds):
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            conn.close()
+
     def dispose(self) -> None:
+        self._stopping.set()
+        if self._wal_thread is not None:
+            self._wal_thread.join(timeout=10)
         with self._batchers_lock:
             batchers, self._batchers = list(self._batchers.values()), {}
         for batcher in batchers:
