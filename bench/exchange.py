@@ -42,6 +42,7 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -55,7 +56,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import event, select, text  # noqa: E402
+from sqlalchemy import Engine, event, select, text  # noqa: E402
 
 from yiwang.catalog import data as catalog_data  # noqa: E402
 from yiwang.catalog import service as catalog  # noqa: E402
@@ -117,17 +118,34 @@ def _actor(platform: Platform, username: str) -> Actor:
 
 
 class Statements:
-    """Counts the SQL statements an engine sends while ``counting`` (``BEGIN`` left out), and
-    keeps their text while ``kept`` is a list."""
+    """Counts the SQL statements sent while ``counting`` (transaction control left out: BEGIN,
+    COMMIT, ROLLBACK, PRAGMA), and keeps their text while ``kept`` is a list.
 
-    def __init__(self, engine: Any) -> None:
+    Every engine is watched (the platform has several: the pool, the event loop's writers, the
+    kept read connections). On SQLite the count comes from SQLite itself (a trace callback on
+    every connection), so statements sent on the driver's own cursor (``kit.db.FastSelect``)
+    count too; elsewhere from SQLAlchemy's ``before_cursor_execute``. Made before the platform,
+    so that every connection is traced from its start."""
+
+    SKIPPED = ("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA")
+
+    def __init__(self) -> None:
         self.count = 0
         self.counting = False
         self.kept: list[str] | None = None
-        event.listen(engine, "before_cursor_execute", self._seen)
+        event.listen(Engine, "connect", self._trace)
+        event.listen(Engine, "before_cursor_execute", self._seen_elsewhere)
 
-    def _seen(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if self.counting and not statement.lstrip().upper().startswith("BEGIN"):
+    def _trace(self, dbapi_connection: Any, _record: Any) -> None:
+        if isinstance(dbapi_connection, sqlite3.Connection):
+            dbapi_connection.set_trace_callback(self._seen)
+
+    def _seen_elsewhere(self, conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if conn.dialect.name != "sqlite":
+            self._seen(statement)
+
+    def _seen(self, statement: str) -> None:
+        if self.counting and not statement.lstrip().upper().startswith(self.SKIPPED):
             self.count += 1
             if self.kept is not None:
                 self.kept.append(" ".join(statement.split())[:110])
@@ -617,8 +635,8 @@ def main() -> None:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp), database_url=args.database_url)
+        statements = Statements()
         built = build(settings, rows, orders)
-        statements = Statements(built.platform.db.engine)
         report: dict[str, Any] = {
             "database": built.platform.db.engine.dialect.name,
             "rows": rows,
