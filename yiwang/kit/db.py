@@ -225,7 +225,10 @@ class Database:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         try:
             while not self._stopping.wait(every_seconds):
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.OperationalError:
+                    continue  # another worker is checkpointing (or the file is busy): next time
         finally:
             conn.close()
 
