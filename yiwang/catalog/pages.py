@@ -37,6 +37,7 @@ from yiwang.identity.models import Org
 from yiwang.kit.datastore import LoadRejected
 from yiwang.kit.errors import InvalidInput, NotFound, PermissionDenied, PlatformError
 from yiwang.kit.explain import explain
+from yiwang.kit.validators import whole_number
 
 router = APIRouter(include_in_schema=False)
 
@@ -130,7 +131,8 @@ def _filters(request: Request) -> dict[str, list[str]]:
 
 
 def _page_number(raw: str | None) -> int:
-    return min(int(raw), MAX_PAGE) if raw and raw.isdigit() and 0 < len(raw) < 6 and int(raw) > 0 else 1
+    number = whole_number(raw, most_digits=5)
+    return min(number, MAX_PAGE) if number else 1
 
 
 def _link(base: str, params: Sequence[tuple[str, str]], **changes: Any) -> str:
@@ -475,8 +477,9 @@ def _save(request: Request, db: Session, actor: Actor, raw: Mapping[str, str], c
             rows.append(_blank_field())
         else:
             index = action.removeprefix("remove_field-")
-            if index.isdigit() and int(index) < len(rows):
-                rows.pop(int(index))
+            position = whole_number(index, most_digits=4)
+            if position is not None and position < len(rows):
+                rows.pop(position)
         return _form_page(
             request, db, actor, form={**form, "fields": rows or [_blank_field()]}, resource=resource, org=org
         )

@@ -40,6 +40,7 @@ from yiwang.kit import ledger
 from yiwang.kit.accesslog import record_call
 from yiwang.kit.audit import canonical_json
 from yiwang.kit.crypto import get_suite
+from yiwang.kit.datastore import query as records_query
 from yiwang.kit.db import orm_session, run_each
 from yiwang.kit.errors import AuthenticationRequired, PlatformError
 
@@ -436,7 +437,7 @@ def _log_fields(
     call: delivery.Call, suite: str, started: float, *, status: int, reason: str, body: bytes
 ) -> dict[str, Any]:
     hasher = get_suite(suite)
-    logged = {k: v if k in delivery.RESERVED else "***" for k, v in call.query.items()}
+    logged = {k: v if k in records_query.RESERVED else "***" for k, v in call.query.items()}
     return {
         "call_id": call.call_id,
         "caller": f"contract:{call.contract_id}",

@@ -41,14 +41,13 @@ from yiwang.kit import caches, datastore, workdays
 from yiwang.kit.accesslog import record_call
 from yiwang.kit.audit import canonical_json
 from yiwang.kit.crypto import get_suite
+from yiwang.kit.datastore import query as records_query
 from yiwang.kit.db import insert_ignoring_conflict, utcnow
-from yiwang.kit.errors import InvalidInput, PlatformError
+from yiwang.kit.errors import PlatformError
 from yiwang.kit.masking import record_masker
+from yiwang.kit.validators import whole_number
 from yiwang.sharing import service as sharing
 
-MAX_LIMIT = 1000
-DEFAULT_LIMIT = 100
-RESERVED = ("fields", "limit", "cursor")
 LINK_HOURS = 24
 DUCKDB_TYPES = {
     "string": "VARCHAR",
@@ -92,9 +91,10 @@ def _key_digest(raw: str) -> str:
 def contract_for_key(session: Session, raw: str) -> Contract:
     """The contract a delivery key is bound to; a refusal when the key is wrong."""
     parts = raw.split("_", 2)
-    if len(parts) != 3 or parts[0] != "yx" or not parts[1].isdigit() or len(parts[1]) > 12:
+    contract_id = whole_number(parts[1], most_digits=12) if len(parts) == 3 and parts[0] == "yx" else None
+    if contract_id is None:
         raise DeliveryDenied("invalid_key", "交付密钥无效（应为合约付款时发放的 yx_… 密钥）")
-    contract = session.get(Contract, int(parts[1]))
+    contract = session.get(Contract, contract_id)
     if (
         contract is None
         or not contract.key_hash
@@ -333,10 +333,11 @@ def serve_records(
     if source.table is None:
         raise WrongState("卖方尚未上传产品数据")
     names = [f.name for f in source.fields]
-    columns = _asked_fields(names, call.query.get("fields"))
-    filters = _filters(source, call.query)
-    limit = _limit(call.query.get("limit"))
-    after = _cursor(call.query.get("cursor"))
+    subject = f"合约 #{contract_id} 的数据"
+    columns = records_query.asked_columns(subject, names, call.query.get("fields")) or names
+    filters = records_query.key_filters(subject, source.fields, call.query)
+    limit = records_query.page_limit(call.query.get("limit"))
+    after = records_query.page_cursor(call.query.get("cursor"))
     rows = datastore.read_page(
         session,
         source.table,
@@ -367,45 +368,6 @@ def settle_call(session: Session, call: Call) -> None:
     count_use(
         session, call.terms.contract_id, daily_limit=call.terms.daily_limit, key_hash=call.terms.key_hash
     )
-
-
-def _asked_fields(names: list[str], asked: str | None) -> list[str]:
-    if asked is None or not asked.strip():
-        return names
-    wanted = [n.strip() for n in asked.split(",") if n.strip()]
-    unknown = [n for n in wanted if n not in names]
-    if unknown:
-        raise InvalidInput(f"fields：没有信息项 {'、'.join(unknown)}", details={"field": unknown[0]})
-    return list(dict.fromkeys(wanted))
-
-
-def _filters(source: Source, query: dict[str, str]) -> dict[str, str]:
-    by_name = {f.name: f for f in source.fields}
-    filters = {k: v for k, v in query.items() if k not in RESERVED}
-    for name in filters:
-        spec = by_name.get(name)
-        if spec is None:
-            raise InvalidInput(f"{name}：没有这个信息项，不能按它筛选", details={"field": name})
-        if not spec.key:
-            keys = "、".join(f.name for f in source.fields if f.key) or "（无关键信息项）"
-            raise InvalidInput(f"{name}：只能按关键信息项筛选：{keys}", details={"field": name})
-    return filters
-
-
-def _limit(text: str | None) -> int:
-    if text is None:
-        return DEFAULT_LIMIT
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
-        raise InvalidInput(f"limit：应为 1 到 {MAX_LIMIT} 的整数", details={"field": "limit"})
-    return int(text)
-
-
-def _cursor(text: str | None) -> int | None:
-    if not text:
-        return None
-    if not text.isdigit() or len(text) > 18:
-        raise InvalidInput("cursor：无效的翻页游标", details={"field": "cursor"})
-    return int(text)
 
 
 # ------------------------------------------------------------------ file delivery

@@ -392,3 +392,12 @@ is_valid_uscc = _predicate(validate_uscc, "is_valid_uscc")
 is_valid_region_code = _predicate(validate_region_code, "is_valid_region_code")
 is_valid_mobile = _predicate(validate_mobile, "is_valid_mobile")
 is_valid_email = _predicate(validate_email, "is_valid_email")
+
+
+def whole_number(text: str | None, *, most_digits: int = 18) -> int | None:
+    """``text`` as a whole number (0 or more) when it is ASCII digits only, at most ``most_digits``
+    of them; else ``None``. ``str.isdigit()`` alone is not enough before ``int()``: it is true
+    for "¹" or "٣", which ``int()`` then refuses (a 500 for a caller's typo) or reads."""
+    if text is None or not 0 < len(text) <= most_digits or not text.isascii() or not text.isdigit():
+        return None
+    return int(text)

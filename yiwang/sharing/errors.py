@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from yiwang.kit.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RateLimited
+from yiwang.kit.datastore.query import BadQuery as BadQuery  # the gateway's 400, by the contract
+from yiwang.kit.errors import Conflict, NotFound, PermissionDenied, RateLimited
 
 
 class RequestNotFound(NotFound):
@@ -29,13 +30,6 @@ class WrongState(Conflict):
 
 class Duplicate(Conflict):
     code = "duplicate_request"
-
-
-class BadQuery(InvalidInput):
-    """A gateway query the caller got wrong (unknown field, bad limit or cursor): 400 by the contract."""
-
-    code = "bad_query"
-    status = 400
 
 
 class GatewayDenied(PermissionDenied):

@@ -33,15 +33,15 @@ from yiwang.kit import caches, datastore, workdays
 from yiwang.kit.accesslog import record_call
 from yiwang.kit.audit import canonical_json
 from yiwang.kit.crypto import get_suite
+from yiwang.kit.datastore import query as records_query
 from yiwang.kit.db import insert_ignoring_conflict, orm_session
 from yiwang.kit.errors import NotFound, PlatformError
 from yiwang.kit.masking import RecordMasker, mask_value, record_masker
+from yiwang.kit.validators import whole_number
 from yiwang.sharing.errors import BadQuery, GatewayDenied, QuotaExceeded
 from yiwang.sharing.models import Grant, GrantRate, GrantUsage
 
-MAX_LIMIT = 1000
-DEFAULT_LIMIT = 100
-RESERVED = ("fields", "limit", "cursor", "grant")
+RESERVED = (*records_query.RESERVED, "grant")
 
 
 @dataclass
@@ -123,8 +123,8 @@ def serve(db: Session | Connection, actor: Actor, call: Call, *, today: date | N
     columns = _asked_fields(view, call.query.get("fields"), granted)
     filters = _filters(view, call.query, granted)
     scoped = _apply_scope(filters, dict(grant.row_scope))
-    limit = _limit(call.query.get("limit"))
-    after = _cursor(call.query.get("cursor"))
+    limit = records_query.page_limit(call.query.get("limit"))
+    after = records_query.page_cursor(call.query.get("cursor"))
     if view.table is None:
         raise NotFound(f"资源 {view.code} 尚未装载数据", code="no_data")
     rows = [] if scoped is None else _read(db, view, scoped, columns, limit + 1, after)
@@ -215,9 +215,10 @@ def _pick_grant(
     """The caller's live grant for this resource and system; a refusal with its reason otherwise."""
     query = select(Grant).where(Grant.resource_id == view.id).order_by(Grant.id.desc())
     if wanted is not None:
-        if not wanted.isdigit() or len(wanted) > 10:
+        grant_id = whole_number(wanted, most_digits=10)
+        if grant_id is None:
             raise BadQuery("grant：授权编号应为正整数", details={"field": "grant"})
-        query = query.where(Grant.id == int(wanted))
+        query = query.where(Grant.id == grant_id)
     else:
         query = query.where(Grant.consumer_id == actor.org_id)
     grants = list(session.execute(query).scalars())
@@ -248,30 +249,18 @@ def _pick_grant(
 
 
 def _asked_fields(view: catalog.DataView, asked: str | None, granted: list[str]) -> list[str]:
-    if asked is None or not asked.strip():
+    names = records_query.asked_columns(f"资源 {view.code}", view.field_names, asked)
+    if names is None:
         return [n for n in view.field_names if n in granted]
-    names = [n.strip() for n in asked.split(",") if n.strip()]
-    unknown = [n for n in names if n not in view.field_names]
-    if unknown:
-        raise BadQuery(
-            f"fields：资源 {view.code} 没有信息项 {'、'.join(unknown)}", details={"field": unknown[0]}
-        )
     refused = [n for n in names if n not in granted]
     if refused:
         raise GatewayDenied("field_not_granted", f"信息项 {'、'.join(refused)} 未获授权", field=refused[0])
-    return list(dict.fromkeys(names))
+    return names
 
 
 def _filters(view: catalog.DataView, query: Mapping[str, str], granted: list[str]) -> dict[str, str]:
-    filters = {k: v for k, v in query.items() if k not in RESERVED}
-    by_name = {f.name: f for f in view.fields}
+    filters = records_query.key_filters(f"资源 {view.code}", view.fields, query, RESERVED)
     for name in filters:
-        spec = by_name.get(name)
-        if spec is None:
-            raise BadQuery(f"{name}：资源 {view.code} 没有这个信息项，不能按它筛选", details={"field": name})
-        if not spec.key:
-            keys = "、".join(view.key_fields) or "（该资源没有关键信息项）"
-            raise BadQuery(f"{name}：只能按关键信息项筛选：{keys}", details={"field": name})
         if name not in granted:
             raise GatewayDenied("field_not_granted", f"信息项 {name} 未获授权，不能按它筛选", field=name)
     return filters
@@ -312,22 +301,6 @@ def _narrower(asked: str, bound: str) -> str | None:
             return asked
         return bound if b.startswith(a) else None
     return asked if asked.startswith(b) else None
-
-
-def _limit(text: str | None) -> int:
-    if text is None:
-        return DEFAULT_LIMIT
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
-        raise BadQuery(f"limit：应为 1 到 {MAX_LIMIT} 的整数", details={"field": "limit"})
-    return int(text)
-
-
-def _cursor(text: str | None) -> int | None:
-    if text is None or text == "":
-        return None
-    if not text.isdigit() or len(text) > 18:
-        raise BadQuery("cursor：无效的翻页游标（请使用上一页返回的 next）", details={"field": "cursor"})
-    return int(text)
 
 
 def _read(

@@ -15,6 +15,7 @@ from yiwang.identity import service as identity
 from yiwang.identity.authz import Actor, reach
 from yiwang.kit.audit import OUTCOMES, VerifyResult, format_time
 from yiwang.kit.errors import NotFound, PlatformError
+from yiwang.kit.validators import whole_number
 from yiwang.web import i18n
 from yiwang.web.templating import BEIJING, LANG_COOKIE, check_csrf, env, render, safe_next
 
@@ -155,8 +156,9 @@ def _audit_context(
             else:
                 setattr(flt, name, _utc_bound(day, end=name == "until"))
     if before:
-        if before.isdigit() and len(before) < 19:
-            flt.before_seq = int(before)
+        before_seq = whole_number(before)
+        if before_seq is not None:
+            flt.before_seq = before_seq
         else:
             errors["before"] = "audit.bad_cursor"
     entries, next_cursor = auditing.list_entries(db, actor, flt)
