@@ -88,14 +88,15 @@ class TestScopeAndPaging:
                 break
         assert len(seen) == ROWS
 
-    @pytest.mark.parametrize("limit", ["0", "1001", "ten", "-1"])
+    @pytest.mark.parametrize("limit", ["0", "1001", "ten", "-1", "¹", "٣"])
     def test_bad_limit_is_400(self, world: World, limit: str) -> None:
         granted(world)
         assert world.call(limit=limit).status_code == 400
 
-    def test_bad_cursor_is_400(self, world: World) -> None:
+    @pytest.mark.parametrize("cursor", ["abc", "²", "9" * 19])
+    def test_bad_cursor_is_400(self, world: World, cursor: str) -> None:
         granted(world)
-        assert world.call(cursor="abc").status_code == 400
+        assert world.call(cursor=cursor).status_code == 400
 
 
 @given(
