@@ -8,14 +8,17 @@ Networks' pages may import this module and :mod:`yiwang.http`, never the page sh
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from fastapi import Request
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from yiwang.kit.errors import PermissionDenied, PlatformError
 from yiwang.kit.explain import explain
 
+T = TypeVar("T")
 FORM = "_form"  # the key of errors shown at the top of a form rather than under an input
 
 
@@ -30,6 +33,20 @@ def shown_on_form(exc: PlatformError) -> bool:
     """A failure the form shows itself (bad input, wrong state, a limit); refusals (403) and
     unknown targets (404) go to the error page instead."""
     return exc.status < 500 and exc.status not in (401, 403, 404)
+
+
+def attempt(
+    db: Session, verb: Callable[[], T], shown: Callable[[PlatformError], bool] = shown_on_form
+) -> T | PlatformError:
+    """What a service verb returns, or the failure it raised when the form shows it (``shown``),
+    with the verb's changes rolled back; other failures go on to the app's handler."""
+    try:
+        return verb()
+    except PlatformError as exc:
+        if not shown(exc):
+            raise
+        db.rollback()
+        return exc
 
 
 def field_message(exc: PlatformError, known: Sequence[str]) -> tuple[str, str]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
@@ -48,6 +49,7 @@ from yiwang.identity.models import Org
 from yiwang.kit import ledger, regions, workdays
 from yiwang.kit.errors import InvalidInput, NotFound, PlatformError
 from yiwang.kit.explain import explain
+from yiwang.kit.validators import whole_number
 from yiwang.registry import service as registry
 
 router = APIRouter(include_in_schema=False)
@@ -200,10 +202,11 @@ def _count(
         if required:
             errors[key] = f"请填写{label}"
         return None
-    if not text.isdigit() or len(text) > 12 or not 1 <= int(text) <= top:
+    number = whole_number(text, most_digits=12)
+    if number is None or not 1 <= number <= top:
         errors[key] = f"{label}应为 1 至 {top} 的整数"
         return None
-    return int(text)
+    return number
 
 
 def _day(text: str, label: str, errors: dict[str, str], key: str) -> date | None:
@@ -273,7 +276,7 @@ def market(request: Request, actor: OptionalActor, db: DbSession) -> Response:
     model = params.get("price_model") or ""
     model = model if model in PRICE_MODELS else ""
     page_text = params.get("page") or "1"
-    page_no = min(int(page_text), MAX_PAGES) if page_text.isdigit() and int(page_text) >= 1 else 1
+    page_no = min(whole_number(page_text, most_digits=6) or 1, MAX_PAGES)
     found = service.search_listings(
         db,
         q=q,
@@ -424,6 +427,10 @@ def place_order(
         "valid_until": valid_until,
         "pay": wants_pay,
     }
+
+    def again(shown: Mapping[str, str], status: int = 422) -> Response:
+        return _listing_page(request, db, actor, listing_id, errors=shown, kept=kept, status=status)
+
     errors: dict[str, str] = {}
     count = _count(quantity, "数量", errors, "quantity", top=10**6) or 1
     if not purpose.strip():
@@ -435,7 +442,7 @@ def place_order(
     price = _fen(unit_price, "还价单价", errors, "unit_price")
     until = _day(valid_until, "有效期至", errors, "valid_until")
     if errors:
-        return _listing_page(request, db, actor, listing_id, errors=errors, kept=kept, status=422)
+        return again(errors)
     try:
         data = OrderIn(
             listing=listing_id,
@@ -446,22 +453,13 @@ def place_order(
             valid_until=until,
         )
     except ValidationError as exc:
-        return _listing_page(
-            request, db, actor, listing_id, errors={"_form": _explained(exc)}, kept=kept, status=422
-        )
-    paid: service.Paid | None = None
-    try:
-        ordered = service.order(db, actor, data.model_copy(update={"pay": wants_pay}))
-        contract = ordered.contract
-        paid = ordered if contract.status == "active" else None
-    except PlatformError as exc:
-        if not forms.shown_on_form(exc):
-            raise
-        db.rollback()
-        key, message = forms.field_message(exc, ORDER_INPUTS)
-        return _listing_page(
-            request, db, actor, listing_id, errors={key: message}, kept=kept, status=exc.status
-        )
+        return again({"_form": _explained(exc)})
+    ordered = forms.attempt(db, lambda: service.order(db, actor, data.model_copy(update={"pay": wants_pay})))
+    if isinstance(ordered, PlatformError):
+        key, message = forms.field_message(ordered, ORDER_INPUTS)
+        return again({key: message}, ordered.status)
+    contract = ordered.contract
+    paid = ordered if contract.status == "active" else None
     if paid is not None and paid.key:
         # The API delivery key exists in clear only now: show it once, on this response.
         return _contract_page(request, db, actor, contract.id, key=paid.key, done="paid")
@@ -479,19 +477,17 @@ def delist(
 ) -> Response:
     forms.check_csrf(request, csrf_token)
     kept = {"delist_reason": reason}
+
+    def again(message: str, status: int = 422) -> Response:
+        return _listing_page(
+            request, db, actor, listing_id, errors={"delist": message}, kept=kept, status=status
+        )
+
     if not reason.strip():
-        return _listing_page(
-            request, db, actor, listing_id, errors={"delist": "请说明下架理由"}, kept=kept, status=422
-        )
-    try:
-        service.delist(db, actor, listing_id, reason.strip())
-    except PlatformError as exc:
-        if not forms.shown_on_form(exc):
-            raise
-        db.rollback()
-        return _listing_page(
-            request, db, actor, listing_id, errors={"delist": exc.message}, kept=kept, status=exc.status
-        )
+        return again("请说明下架理由")
+    delisted = forms.attempt(db, lambda: service.delist(db, actor, listing_id, reason.strip()))
+    if isinstance(delisted, PlatformError):
+        return again(delisted.message, delisted.status)
     return _redirect(f"/exchange/listings/{listing_id}?done=delisted")
 
 
@@ -626,36 +622,6 @@ def contract_page(request: Request, contract_id: RowId, actor: CurrentActor, db:
     return _contract_page(request, db, actor, contract_id)
 
 
-def _contract_action(
-    request: Request,
-    db: Session,
-    actor: Actor,
-    contract_id: int,
-    form_key: str,
-    kept: Mapping[str, Any],
-    act: Callable[[], object],
-) -> Response:
-    try:
-        act()
-    except PlatformError as exc:
-        if not forms.shown_on_form(exc):
-            raise
-        db.rollback()
-        field = exc.details.get("field") if isinstance(exc.details, dict) else None
-        message = exc.message.removeprefix(f"{field}：") if isinstance(field, str) else exc.message
-        label = FIELD_LABELS.get(field or "", "")
-        return _contract_page(
-            request,
-            db,
-            actor,
-            contract_id,
-            errors={form_key: f"{label}：{message}" if label else message},
-            kept={form_key: kept},
-            status=exc.status,
-        )
-    return _redirect(f"/exchange/contracts/{contract_id}?done={form_key}")
-
-
 FIELD_LABELS = {
     "quantity": "数量",
     "unit_price": "单价（元）",
@@ -666,20 +632,100 @@ FIELD_LABELS = {
 }
 
 
-def _reason_missing(
-    request: Request, db: Session, actor: Actor, contract_id: int, form_key: str, reason: str, what: str
-) -> Response | None:
-    if reason.strip():
-        return None
-    return _contract_page(
-        request,
-        db,
-        actor,
-        contract_id,
-        errors={form_key: f"理由：请说明{what}的理由"},
-        kept={form_key: {"reason": reason}},
-        status=422,
-    )
+def _labelled(exc: PlatformError) -> str:
+    """A service's failure as a contract form shows it: the contract page puts a form's error above
+    the whole form, so the field at fault is named by its label rather than shown under its input."""
+    field = exc.details.get("field") if isinstance(exc.details, dict) else None
+    message = exc.message.removeprefix(f"{field}：") if isinstance(field, str) else exc.message
+    label = FIELD_LABELS.get(field or "", "")
+    return f"{label}：{message}" if label else message
+
+
+@dataclass(frozen=True)
+class _ContractForm:
+    """One of the forms on a contract's page, as posted: its error and what was typed go under its
+    key, so the page shows them at that form only; when done, ``?done=<key>`` says so."""
+
+    request: Request
+    db: Session
+    actor: Actor
+    contract_id: int
+    key: str
+    kept: Mapping[str, Any] | None = None
+
+    def again(self, message: str, status: int = 422) -> Response:
+        """The contract page again with ``message`` on this form."""
+        kept = None if self.kept is None else {self.key: self.kept}
+        errors = {self.key: message}
+        return _contract_page(
+            self.request, self.db, self.actor, self.contract_id, errors=errors, kept=kept, status=status
+        )
+
+    def run(self, act: Callable[[], object]) -> Response:
+        """Do what the form asked and go back to the contract; or show why it could not be done."""
+        outcome = forms.attempt(self.db, act)
+        if isinstance(outcome, PlatformError):
+            return self.again(_labelled(outcome), outcome.status)
+        return _redirect(f"/exchange/contracts/{self.contract_id}?done={self.key}")
+
+
+def _contract_url(action: str) -> str:
+    return f"/exchange/contracts/{{contract_id}}/{action}"
+
+
+ContractStep = Callable[[Request, Session, Actor, int], Response]
+
+
+def _contract_post(action: str, name: str | None = None) -> Callable[[ContractStep], ContractStep]:
+    """Route the post of a contract form that sends nothing but its CSRF token to the decorated
+    step. FastAPI reads a route's inputs from its signature, so the signature is written once here."""
+
+    def register(step: ContractStep) -> ContractStep:
+        def endpoint(
+            request: Request,
+            contract_id: RowId,
+            actor: CurrentActor,
+            db: DbSession,
+            csrf_token: Annotated[str, Form()] = "",
+        ) -> Response:
+            forms.check_csrf(request, csrf_token)
+            return step(request, db, actor, contract_id)
+
+        router.add_api_route(_contract_url(action), endpoint, methods=["POST"], name=name or step.__name__)
+        return step
+
+    return register
+
+
+def _confirm_route(action: str, verb: Callable[[Session, Actor, int], object]) -> None:
+    """Route a contract's button that asks for ``verb`` and nothing more."""
+
+    def confirm(request: Request, db: Session, actor: Actor, contract_id: int) -> Response:
+        form = _ContractForm(request, db, actor, contract_id, action, {})
+        return form.run(lambda: verb(db, actor, contract_id))
+
+    _contract_post(action, name=action)(confirm)
+
+
+def _reasoned_route(action: str, what: str, verb: Callable[[Session, Actor, int, str], object]) -> None:
+    """Route a contract's form that asks for ``verb`` with a reason (``what`` names the act in the
+    message asking for it). The reason is required, so an empty one never reaches the service."""
+
+    def endpoint(
+        request: Request,
+        contract_id: RowId,
+        actor: CurrentActor,
+        db: DbSession,
+        reason: Text = "",
+        csrf_token: Annotated[str, Form()] = "",
+    ) -> Response:
+        forms.check_csrf(request, csrf_token)
+        form = _ContractForm(request, db, actor, contract_id, action, {"reason": reason})
+        if not reason.strip():
+            return form.again(f"理由：请说明{what}的理由")
+        return form.run(lambda: verb(db, actor, contract_id, reason.strip()))
+
+    router.add_api_route(_contract_url(action), endpoint, methods=["POST"], name=action)
 
 
 @router.post("/exchange/contracts/{contract_id}/offer")
@@ -703,6 +749,7 @@ def counter_offer(
         "call_limit": call_limit,
         "note": note,
     }
+    form = _ContractForm(request, db, actor, contract_id, "offer", kept)
     errors: dict[str, str] = {}
     count = _count(quantity, "数量", errors, "quantity", required=True, top=10**6)
     price = _fen(unit_price, "单价（元）", errors, "unit_price", required=True)
@@ -711,188 +758,51 @@ def counter_offer(
         errors["valid_until"] = "请填写有效期至"
     limit = _count(call_limit, "调用次数上限", errors, "call_limit")
     if errors:
-        return _contract_page(
-            request,
-            db,
-            actor,
-            contract_id,
-            errors={"offer": "；".join(errors.values())},
-            kept={"offer": kept},
-            status=422,
-        )
+        return form.again("；".join(errors.values()))
     if count is None or price is None or until is None:  # every one was required above
         raise InvalidInput("还价条件不完整")
     data = TermsIn(quantity=count, unit_price=price, valid_until=until, call_limit=limit, note=note.strip())
-    return _contract_action(
-        request,
-        db,
-        actor,
-        contract_id,
-        "offer",
-        kept,
-        lambda: service.counter_offer(db, actor, contract_id, data),
-    )
+    return form.run(lambda: service.counter_offer(db, actor, contract_id, data))
 
 
-@router.post("/exchange/contracts/{contract_id}/agree")
-def agree(
-    request: Request,
-    contract_id: RowId,
-    actor: CurrentActor,
-    db: DbSession,
-    csrf_token: Annotated[str, Form()] = "",
-) -> Response:
-    forms.check_csrf(request, csrf_token)
-    return _contract_action(
-        request, db, actor, contract_id, "agree", {}, lambda: service.agree(db, actor, contract_id)
-    )
+_confirm_route("agree", service.agree)
+_confirm_route("finalize", service.finalize)
+_reasoned_route("terminate", "终止", service.terminate)
 
 
-@router.post("/exchange/contracts/{contract_id}/finalize")
-def finalize(
-    request: Request,
-    contract_id: RowId,
-    actor: CurrentActor,
-    db: DbSession,
-    csrf_token: Annotated[str, Form()] = "",
-) -> Response:
-    forms.check_csrf(request, csrf_token)
-    return _contract_action(
-        request, db, actor, contract_id, "finalize", {}, lambda: service.finalize(db, actor, contract_id)
-    )
-
-
-@router.post("/exchange/contracts/{contract_id}/terminate")
-def terminate(
-    request: Request,
-    contract_id: RowId,
-    actor: CurrentActor,
-    db: DbSession,
-    reason: Text = "",
-    csrf_token: Annotated[str, Form()] = "",
-) -> Response:
-    forms.check_csrf(request, csrf_token)
-    missing = _reason_missing(request, db, actor, contract_id, "terminate", reason, "终止")
-    if missing is not None:
-        return missing
-    return _contract_action(
-        request,
-        db,
-        actor,
-        contract_id,
-        "terminate",
-        {"reason": reason},
-        lambda: service.terminate(db, actor, contract_id, reason.strip()),
-    )
-
-
-@router.post("/exchange/contracts/{contract_id}/pay")
-def pay(
-    request: Request,
-    contract_id: RowId,
-    actor: CurrentActor,
-    db: DbSession,
-    csrf_token: Annotated[str, Form()] = "",
-) -> Response:
+@_contract_post("pay")
+def pay(request: Request, db: Session, actor: Actor, contract_id: int) -> Response:
     """Pay into escrow. An API contract's delivery key is shown on this response only."""
-    forms.check_csrf(request, csrf_token)
-    try:
-        paid = service.pay(db, actor, contract_id)
-    except PlatformError as exc:
-        if not forms.shown_on_form(exc):
-            raise
-        db.rollback()
-        return _contract_page(request, db, actor, contract_id, errors={"pay": exc.message}, status=exc.status)
+    paid = forms.attempt(db, lambda: service.pay(db, actor, contract_id))
+    if isinstance(paid, PlatformError):
+        return _ContractForm(request, db, actor, contract_id, "pay").again(paid.message, paid.status)
     if paid.key:
         return _contract_page(request, db, actor, contract_id, key=paid.key, done="paid")
     return _redirect(f"/exchange/contracts/{contract_id}?done=paid")
 
 
-@router.post("/exchange/contracts/{contract_id}/key")
-def rotate_key(
-    request: Request,
-    contract_id: RowId,
-    actor: CurrentActor,
-    db: DbSession,
-    csrf_token: Annotated[str, Form()] = "",
-) -> Response:
+@_contract_post("key")
+def rotate_key(request: Request, db: Session, actor: Actor, contract_id: int) -> Response:
     """A new delivery key (the old one stops at once), shown on this response only."""
-    forms.check_csrf(request, csrf_token)
-    try:
-        key = service.rotate_key(db, actor, contract_id)
-    except PlatformError as exc:
-        if not forms.shown_on_form(exc):
-            raise
-        db.rollback()
-        return _contract_page(request, db, actor, contract_id, errors={"key": exc.message}, status=exc.status)
+    key = forms.attempt(db, lambda: service.rotate_key(db, actor, contract_id))
+    if isinstance(key, PlatformError):
+        return _ContractForm(request, db, actor, contract_id, "key").again(key.message, key.status)
     return _contract_page(request, db, actor, contract_id, key=key)
 
 
-@router.post("/exchange/contracts/{contract_id}/link")
-def create_link(
-    request: Request,
-    contract_id: RowId,
-    actor: CurrentActor,
-    db: DbSession,
-    csrf_token: Annotated[str, Form()] = "",
-) -> Response:
+@_contract_post("link")
+def create_link(request: Request, db: Session, actor: Actor, contract_id: int) -> Response:
     """A time-limited download link for a file contract, shown on this response only."""
-    forms.check_csrf(request, csrf_token)
-    try:
-        raw, expires = delivery.create_link(db, actor, contract_id)
-    except PlatformError as exc:
-        if not forms.shown_on_form(exc):
-            raise
-        db.rollback()
-        return _contract_page(
-            request, db, actor, contract_id, errors={"link": exc.message}, status=exc.status
-        )
+    created = forms.attempt(db, lambda: delivery.create_link(db, actor, contract_id))
+    if isinstance(created, PlatformError):
+        return _ContractForm(request, db, actor, contract_id, "link").again(created.message, created.status)
+    raw, expires = created
     link = {"url": f"/exchange/download/{raw}", "expires_at": expires, "hours": delivery.LINK_HOURS}
     return _contract_page(request, db, actor, contract_id, link=link)
 
 
-@router.post("/exchange/contracts/{contract_id}/accept")
-def accept(
-    request: Request,
-    contract_id: RowId,
-    actor: CurrentActor,
-    db: DbSession,
-    csrf_token: Annotated[str, Form()] = "",
-) -> Response:
-    forms.check_csrf(request, csrf_token)
-    return _contract_action(
-        request,
-        db,
-        actor,
-        contract_id,
-        "accept",
-        {},
-        lambda: service.accept_delivery(db, actor, contract_id),
-    )
-
-
-@router.post("/exchange/contracts/{contract_id}/dispute")
-def dispute(
-    request: Request,
-    contract_id: RowId,
-    actor: CurrentActor,
-    db: DbSession,
-    reason: Text = "",
-    csrf_token: Annotated[str, Form()] = "",
-) -> Response:
-    forms.check_csrf(request, csrf_token)
-    missing = _reason_missing(request, db, actor, contract_id, "dispute", reason, "争议")
-    if missing is not None:
-        return missing
-    return _contract_action(
-        request,
-        db,
-        actor,
-        contract_id,
-        "dispute",
-        {"reason": reason},
-        lambda: service.dispute(db, actor, contract_id, reason.strip()),
-    )
+_confirm_route("accept", service.accept_delivery)
+_reasoned_route("dispute", "争议", service.dispute)
 
 
 @router.post("/exchange/contracts/{contract_id}/decision")
@@ -906,56 +816,19 @@ def decide_dispute(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     forms.check_csrf(request, csrf_token)
-    kept = {"decision": decision, "reason": reason}
+    form = _ContractForm(request, db, actor, contract_id, "decide", {"decision": decision, "reason": reason})
     problems = []
     if decision not in ("refund", "settle"):
         problems.append("裁决结果：请选择退款给买方或结算给卖方")
     if not reason.strip():
         problems.append("理由：请说明裁决理由")
     if problems:
-        return _contract_page(
-            request,
-            db,
-            actor,
-            contract_id,
-            errors={"decide": "；".join(problems)},
-            kept={"decide": kept},
-            status=422,
-        )
+        return form.again("；".join(problems))
     data = DisputeDecisionIn(refund=decision == "refund", reason=reason.strip())
-    return _contract_action(
-        request,
-        db,
-        actor,
-        contract_id,
-        "decide",
-        kept,
-        lambda: service.decide_dispute(db, actor, contract_id, data),
-    )
+    return form.run(lambda: service.decide_dispute(db, actor, contract_id, data))
 
 
-@router.post("/exchange/contracts/{contract_id}/revoke")
-def revoke(
-    request: Request,
-    contract_id: RowId,
-    actor: CurrentActor,
-    db: DbSession,
-    reason: Text = "",
-    csrf_token: Annotated[str, Form()] = "",
-) -> Response:
-    forms.check_csrf(request, csrf_token)
-    missing = _reason_missing(request, db, actor, contract_id, "revoke", reason, "撤销")
-    if missing is not None:
-        return missing
-    return _contract_action(
-        request,
-        db,
-        actor,
-        contract_id,
-        "revoke",
-        {"reason": reason},
-        lambda: service.revoke_contract(db, actor, contract_id, reason.strip()),
-    )
+_reasoned_route("revoke", "撤销", service.revoke_contract)
 
 
 @router.post("/exchange/contracts/{contract_id}/rating")
@@ -969,21 +842,11 @@ def rate(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     forms.check_csrf(request, csrf_token)
-    kept = {"rating": rating, "review": review}
+    form = _ContractForm(request, db, actor, contract_id, "rate", {"rating": rating, "review": review})
     if rating not in ("1", "2", "3", "4", "5"):
-        return _contract_page(
-            request,
-            db,
-            actor,
-            contract_id,
-            errors={"rate": "评分：请选择 1 至 5 星"},
-            kept={"rate": kept},
-            status=422,
-        )
+        return form.again("评分：请选择 1 至 5 星")
     data = RatingIn(rating=int(rating), review=review.strip())
-    return _contract_action(
-        request, db, actor, contract_id, "rate", kept, lambda: service.rate(db, actor, contract_id, data)
-    )
+    return form.run(lambda: service.rate(db, actor, contract_id, data))
 
 
 # ------------------------------------------------------------------ the seller's dashboard
@@ -1208,10 +1071,11 @@ def create_listing(
         if not form["dataset"]:
             errors["dataset"] = "请填写所依托的公共数据资源代码"
         for part in _items(form["public_grants"]):
-            if not part.lstrip("#").isdigit() or len(part) > 10:
+            grant_id = whole_number(part.lstrip("#"), most_digits=10)
+            if grant_id is None:
                 errors["public_grants"] = f"共享授权编号应为数字，用逗号分隔：{part[:20]}"
                 break
-            grants.append(int(part.lstrip("#")))
+            grants.append(grant_id)
     if errors:
         return _sell_page(request, db, actor, form=form, errors=errors, status=422)
     policy = {
@@ -1245,17 +1109,13 @@ def create_listing(
         )
     except ValidationError as exc:
         return _sell_page(request, db, actor, form=form, errors=_listing_errors(exc), status=422)
-    try:
-        listing = service.create_listing(db, actor, data)
-    except PlatformError as exc:
-        if not forms.shown_on_form(exc):
-            raise
-        db.rollback()
-        key, message = forms.field_message(exc, LISTING_INPUTS)
-        if key == "_form" and form["source"] == "own" and isinstance(exc, InvalidInput):
+    created = forms.attempt(db, lambda: service.create_listing(db, actor, data))
+    if isinstance(created, PlatformError):
+        key, message = forms.field_message(created, LISTING_INPUTS)
+        if key == "_form" and form["source"] == "own" and isinstance(created, InvalidInput):
             key = "fields"  # the datastore's checks of the field list name the field themselves
-        return _sell_page(request, db, actor, form=form, errors={key: message}, status=exc.status)
-    return _redirect(f"/exchange/sell?done=created#listing-{listing.id}")
+        return _sell_page(request, db, actor, form=form, errors={key: message}, status=created.status)
+    return _redirect(f"/exchange/sell?done=created#listing-{created.id}")
 
 
 def _listing_action(
@@ -1267,13 +1127,9 @@ def _listing_action(
     done: str,
     listing_id: int,
 ) -> Response:
-    try:
-        act()
-    except PlatformError as exc:
-        if not forms.shown_on_form(exc):
-            raise
-        db.rollback()
-        return _sell_page(request, db, actor, errors={form_key: exc.message}, status=exc.status)
+    outcome = forms.attempt(db, act)
+    if isinstance(outcome, PlatformError):
+        return _sell_page(request, db, actor, errors={form_key: outcome.message}, status=outcome.status)
     return _redirect(f"/exchange/sell?done={done}#listing-{listing_id}")
 
 
@@ -1289,14 +1145,16 @@ def load_data(
     """Upload the product's own data (CSV, XLSX or JSON): every row checked, all or nothing."""
     forms.check_csrf(request, csrf_token)
     key = f"data-{listing_id}"
+
+    def refuse(message: str) -> Response:
+        return _sell_page(request, db, actor, errors={key: message}, status=422)
+
     if file is None or not file.filename:
-        return _sell_page(request, db, actor, errors={key: "请选择数据文件（CSV、XLSX 或 JSON）"}, status=422)
+        return refuse("请选择数据文件（CSV、XLSX 或 JSON）")
     if file.size is not None and file.size > MAX_UPLOAD_BYTES:
-        return _sell_page(
-            request, db, actor, errors={key: "数据文件超过 50 MB，请通过接口分批上传"}, status=422
-        )
+        return refuse("数据文件超过 50 MB，请通过接口分批上传")
     if not file.filename.lower().endswith((".csv", ".xlsx", ".json", ".jsonl")):
-        return _sell_page(request, db, actor, errors={key: "数据文件应为 CSV、XLSX 或 JSON"}, status=422)
+        return refuse("数据文件应为 CSV、XLSX 或 JSON")
     suite = platform(request).keyring.suite_name
     stream, filename = file.file, file.filename
     return _listing_action(
@@ -1376,22 +1234,18 @@ def review_listing(
 ) -> Response:
     forms.check_csrf(request, csrf_token)
     key, kept = f"review-{listing_id}", {"decision": decision, "reason": reason}
+
+    def again(message: str, status: int = 422) -> Response:
+        return _review_page(request, db, actor, errors={key: message}, kept={key: kept}, status=status)
+
     if decision not in ("approve", "reject"):
-        return _review_page(request, db, actor, errors={key: "请选择审核结果"}, kept={key: kept}, status=422)
+        return again("请选择审核结果")
     if decision == "reject" and not reason.strip():
-        return _review_page(
-            request, db, actor, errors={key: "理由：驳回须说明理由"}, kept={key: kept}, status=422
-        )
+        return again("理由：驳回须说明理由")
     data = ReviewIn(approve=decision == "approve", reason=reason.strip())
-    try:
-        service.review_listing(db, actor, listing_id, data)
-    except PlatformError as exc:
-        if not forms.shown_on_form(exc):
-            raise
-        db.rollback()
-        return _review_page(
-            request, db, actor, errors={key: exc.message}, kept={key: kept}, status=exc.status
-        )
+    reviewed = forms.attempt(db, lambda: service.review_listing(db, actor, listing_id, data))
+    if isinstance(reviewed, PlatformError):
+        return again(reviewed.message, reviewed.status)
     return _redirect(f"/exchange/review?done={'approved' if data.approve else 'rejected'}")
 
 
@@ -1542,7 +1396,7 @@ def account_page(request: Request, actor: CurrentActor, db: DbSession) -> Respon
                 "memo": m.memo,
                 "amount": m.amount,
                 "at": m.at,
-                "contract": int(ref) if kind == "contract" and ref.isdigit() else None,
+                "contract": whole_number(ref) if kind == "contract" else None,
                 "transaction": m.transaction_id,
             }
         )

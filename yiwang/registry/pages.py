@@ -25,7 +25,9 @@ import json
 import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from typing import Annotated, Any
+from dataclasses import dataclass
+from functools import partial
+from typing import Annotated, Any, Protocol
 
 import segno
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
@@ -42,6 +44,7 @@ from yiwang.kit import workdays
 from yiwang.kit.crypto import get_suite
 from yiwang.kit.errors import InvalidInput, NotFound, PermissionDenied, PlatformError
 from yiwang.kit.explain import explain
+from yiwang.kit.validators import whole_number
 from yiwang.registry import bundle, files, log, service
 from yiwang.registry.models import Application, Attachment, Certificate, ChangeRequest, Licence
 from yiwang.registry.schemas import ApplicationIn, ChangeIn, DecisionIn, LicenceIn, ObjectionIn, ReportIn
@@ -104,6 +107,7 @@ APPLY_INPUTS = (
     "catalog_resource",
     "file",
 )
+COUNTS = {"records": "记录数", "size_bytes": "数据量（字节）"}
 REQUIRED = {
     "name": "请填写资产名称",
     "description": "请填写资产描述",
@@ -303,6 +307,14 @@ TEXT: dict[str, dict[str, str]] = {
 CHANGE_INPUTS = (*service.CHANGEABLE, "file", "reason")
 LICENCE_INPUTS = ("licensee", "right", "scope", "valid_from", "valid_until")
 ATTACHMENT_INPUTS = ("kind", "file", "status")
+REASON_REQUIRED = {"reason": "请说明理由"}
+TRANSFER_REQUIRED = {"to": "请填写受让方统一社会信用代码或单位代码", **REASON_REQUIRED}
+LICENCE_REQUIRED = {
+    "licensee": "请填写被许可方代码",
+    "right": "请选择许可的权利",
+    "scope": "请填写许可范围",
+    "valid_until": "请填写许可截止日",
+}
 
 
 # ------------------------------------------------------------------ helpers
@@ -377,6 +389,54 @@ def _check_public_csrf(request: Request, submitted: str | None) -> None:
 def _done(request: Request) -> str | None:
     done = request.query_params.get("done")
     return done if done in DONE else None
+
+
+def _feedback(
+    request: Request, errors: Mapping[str, str] | None, kept: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """What a page with forms shows about the last post: its errors, what was typed, what was done."""
+    return {"errors": dict(errors or {}), "kept": dict(kept or {}), "done": _done(request)}
+
+
+def _whole_message(exc: PlatformError) -> str:
+    return exc.message
+
+
+def _unprefixed(exc: PlatformError) -> str:
+    """The message without the "field：" it starts with, as a form without that input shows it."""
+    field = exc.details.get("field") if isinstance(exc.details, dict) else None
+    return exc.message.removeprefix(f"{field}：") if isinstance(field, str) else exc.message
+
+
+class _Page(Protocol):
+    def __call__(self, *, errors: Mapping[str, str], kept: Mapping[str, Any], status: int) -> Response: ...
+
+
+@dataclass(frozen=True)
+class _PageForm:
+    """One of the forms of a page that holds several (the review queue, the notices, a certificate):
+    its error and what was typed go under its key, so the page shows them at that form only."""
+
+    key: str
+    kept: Mapping[str, Any]
+    page: _Page
+    message: Callable[[PlatformError], str] = _whole_message
+
+    def again(self, error: str, status: int = 422) -> Response:
+        return self.page(errors={self.key: error}, kept={self.key: self.kept}, status=status)
+
+    def run(
+        self,
+        db: Session,
+        verb: Callable[[], object],
+        then: str,
+        shown: Callable[[PlatformError], bool] = forms.shown_on_form,
+    ) -> Response:
+        """Do the verb and go to ``then``; or show the page again with why it could not be done."""
+        outcome = forms.attempt(db, verb, shown)
+        if isinstance(outcome, PlatformError):
+            return self.again(self.message(outcome), outcome.status)
+        return RedirectResponse(then, status_code=303)
 
 
 def _can(actor: Actor | None, action: str) -> bool:
@@ -540,10 +600,21 @@ def _count(text: str, label: str, errors: dict[str, str], key: str) -> int:
     text = text.strip().replace(",", "").replace("，", "")
     if not text:
         return 0
-    if not text.isdigit() or len(text) > 18:
+    number = whole_number(text)
+    if number is None:
         errors[key] = f"{label}应为非负整数"
         return 0
-    return int(text)
+    return number
+
+
+def _counts(typed: Mapping[str, str], errors: dict[str, str]) -> dict[str, int]:
+    """The record count and the size in bytes typed on the form (0 when left empty)."""
+    return {key: _count(typed[key], label, errors, key) for key, label in COUNTS.items()}
+
+
+def _lines(text: str) -> list[str]:
+    """The application scenarios, one a line (or split by semicolons)."""
+    return [line.strip() for line in LINES.split(text) if line.strip()]
 
 
 @router.post("/registry/apply")
@@ -608,7 +679,7 @@ def submit_application(
         errors["kind"] = "请选择资产类型"
     if not form["rights"]:
         errors["rights"] = "请至少选择一项权利（持有权、加工使用权、产品经营权）"
-    lines = [s.strip() for s in LINES.split(form["scenarios"]) if s.strip()]
+    lines = _lines(form["scenarios"])
     if not lines:
         errors["scenarios"] = "请至少填写一个应用场景（每行一个）"
     if form["personal_info"] and not form["personal_info_basis"]:
@@ -617,44 +688,21 @@ def submit_application(
         errors.setdefault("fingerprint", "请上传数据集或样本文件，由平台计算指纹；或粘贴 64 位十六进制指纹")
     elif not HEX64.fullmatch(form["fingerprint"]):
         errors["fingerprint"] = "指纹应为 64 位十六进制字符（SHA-256 或 SM3）"
-    counts = {
-        "records": _count(form["records"], "记录数", errors, "records"),
-        "size_bytes": _count(form["size_bytes"], "数据量（字节）", errors, "size_bytes"),
-    }
+    counts = _counts(form, errors)
     if errors:
         return _apply_page(request, db, actor, form=form, errors=errors, status=422)
-    item = {
-        k: form[k]
-        for k in (
-            "name",
-            "kind",
-            "description",
-            "rights",
-            "source",
-            "collection_method",
-            "personal_info",
-            "personal_info_basis",
-            "field_summary",
-            "update_frequency",
-            "time_range",
-            "fingerprint",
-            "catalog_resource",
-        )
-    }
+    # The counts and scenarios go in as parsed above; the file served only for its fingerprint.
+    item = {k: form[k] for k in APPLY_INPUTS if k not in (*COUNTS, "scenarios", "file")}
     try:
         data = ApplicationIn.model_validate({**item, **counts, "scenarios": lines})
     except ValidationError as exc:
         return _apply_page(
             request, db, actor, form=form, errors=forms.validation_errors(exc, APPLY_INPUTS), status=422
         )
-    try:
-        application = service.submit_application(db, actor, data)
-    except PlatformError as exc:
-        if not forms.shown_on_form(exc):
-            raise
-        db.rollback()
-        key, message = forms.field_message(exc, APPLY_INPUTS)
-        return _apply_page(request, db, actor, form=form, errors={key: message}, status=exc.status)
+    application = forms.attempt(db, lambda: service.submit_application(db, actor, data))
+    if isinstance(application, PlatformError):
+        key, message = forms.field_message(application, APPLY_INPUTS)
+        return _apply_page(request, db, actor, form=form, errors={key: message}, status=application.status)
     return RedirectResponse(f"/registry/mine?done=submitted#application-{application.id}", status_code=303)
 
 
@@ -729,9 +777,7 @@ def _application_page(
         "kinds": service.ATTACHMENT_KINDS,
         "max_mb": files.MAX_ATTACHMENT_BYTES // (1024 * 1024),
         "max_count": files.MAX_ATTACHMENTS,
-        "errors": dict(errors or {}),
-        "kept": dict(kept or {}),
-        "done": _done(request),
+        **_feedback(request, errors, kept),
     }
     return _render(request, "registry/application.html", context, status=status)
 
@@ -764,24 +810,18 @@ def upload_attachment(
         return _application_page(request, db, actor, application_id, errors=errors, kept=kept, status=422)
     content = file.file.read(files.MAX_ATTACHMENT_BYTES + 1)  # one byte past the limit tells "too large"
     store = files.AttachmentStore.under(platform(request).settings.data_dir)
-    try:
-        service.add_attachment(
-            db,
-            actor,
-            store,
-            _suite(request),
-            application_id,
-            kind=kind,
-            filename=file.filename or "",
-            content=content,
-        )
-    except PlatformError as exc:
-        if not forms.shown_on_form(exc):
-            raise
-        db.rollback()  # and with it any file this upload stored (files.py)
-        key, message = forms.field_message(exc, ATTACHMENT_INPUTS)
+    filename, suite = file.filename or "", _suite(request)
+    # A failure's rollback takes with it any file this upload stored (files.py).
+    failure = forms.attempt(
+        db,
+        lambda: service.add_attachment(
+            db, actor, store, suite, application_id, kind=kind, filename=filename, content=content
+        ),
+    )
+    if isinstance(failure, PlatformError):
+        key, message = forms.field_message(failure, ATTACHMENT_INPUTS)
         return _application_page(
-            request, db, actor, application_id, errors={key: message}, kept=kept, status=exc.status
+            request, db, actor, application_id, errors={key: message}, kept=kept, status=failure.status
         )
     return RedirectResponse(
         f"/registry/applications/{application_id}?done=attachment#attachments", status_code=303
@@ -830,9 +870,7 @@ def _review_page(
             for p in (service.pending_changes(db, actor) if registry else [])
         ],
         "today": today,
-        "errors": dict(errors or {}),
-        "kept": dict(kept or {}),
-        "done": _done(request),
+        **_feedback(request, errors, kept),
     }
     return _render(request, "registry/review.html", context, status=status)
 
@@ -842,34 +880,28 @@ def review_page(request: Request, actor: CurrentActor, db: DbSession) -> Respons
     return _review_page(request, db, actor)
 
 
-def _review_action(
-    request: Request,
-    db: Session,
-    actor: Actor,
-    form_key: str,
-    kept: Mapping[str, Any],
-    act: Callable[[], object],
-    done: str,
+def _review_form(request: Request, db: Session, actor: Actor, key: str, kept: Mapping[str, Any]) -> _PageForm:
+    return _PageForm(key, kept, partial(_review_page, request, db, actor))
+
+
+def _decision(decision: str, reason: str) -> DecisionIn | str:
+    """The decision posted, or what it lacks: the choice must be made; a refusal needs its reason."""
+    if decision not in ("approve", "refuse"):
+        return "请选择处理结果"
+    if decision == "refuse" and not reason.strip():
+        return "不予通过须说明理由"
+    return DecisionIn(approve=decision == "approve", reason=reason.strip())
+
+
+def _decide_application(
+    form: _PageForm, db: Session, verb: Callable[[DecisionIn], object], approved: str
 ) -> Response:
-    try:
-        act()
-    except PlatformError as exc:
-        if not forms.shown_on_form(exc):
-            raise
-        db.rollback()
-        return _review_page(
-            request, db, actor, errors={form_key: exc.message}, kept={form_key: kept}, status=exc.status
-        )
-    return RedirectResponse(f"/registry/review?done={done}", status_code=303)
-
-
-def _decision(decision: str, reason: str, yes: str, no: str) -> tuple[bool | None, str | None]:
-    """(approve, error): the choice must be made; a refusal needs its reason."""
-    if decision not in (yes, no):
-        return None, "请选择处理结果"
-    if decision == no and not reason.strip():
-        return None, "不予通过须说明理由"
-    return decision == yes, None
+    """The registry's acceptance or compliance decision, posted as the form's decision and reason."""
+    decided = _decision(form.kept["decision"], form.kept["reason"])
+    if isinstance(decided, str):
+        return form.again(decided)
+    done = approved if decided.approve else "refused"
+    return form.run(db, lambda: verb(decided), f"/registry/review?done={done}")
 
 
 @router.post("/registry/applications/{application_id}/accept")
@@ -883,17 +915,11 @@ def accept_application(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     forms.check_csrf(request, csrf_token)
-    key, kept = f"accept-{application_id}", {"decision": decision, "reason": reason}
-    approve, error = _decision(decision, reason, "approve", "refuse")
-    if approve is None:
-        return _review_page(request, db, actor, errors={key: error or ""}, kept={key: kept}, status=422)
-
-    def act() -> object:
-        return service.accept_application(
-            db, actor, application_id, DecisionIn(approve=approve, reason=reason.strip())
-        )
-
-    return _review_action(request, db, actor, key, kept, act, "accepted" if approve else "refused")
+    kept = {"decision": decision, "reason": reason}
+    form = _review_form(request, db, actor, f"accept-{application_id}", kept)
+    return _decide_application(
+        form, db, lambda data: service.accept_application(db, actor, application_id, data), "accepted"
+    )
 
 
 @router.post("/registry/applications/{application_id}/report")
@@ -907,19 +933,15 @@ def attach_report(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     forms.check_csrf(request, csrf_token)
-    key, kept = f"report-{application_id}", {"opinion": opinion, "report": report}
-    if opinion not in ("pass", "fail") or not report.strip():
-        error = "请选择评估意见" if opinion not in ("pass", "fail") else "请填写评估报告"
-        return _review_page(request, db, actor, errors={key: error}, kept={key: kept}, status=422)
+    kept = {"opinion": opinion, "report": report}
+    form = _review_form(request, db, actor, f"report-{application_id}", kept)
+    if opinion not in ("pass", "fail"):
+        return form.again("请选择评估意见")
+    if not report.strip():
+        return form.again("请填写评估报告")
     data = ReportIn.model_validate({"opinion": opinion, "report": report.strip()})
-    return _review_action(
-        request,
-        db,
-        actor,
-        key,
-        kept,
-        lambda: service.attach_report(db, actor, application_id, data),
-        "reported",
+    return form.run(
+        db, lambda: service.attach_report(db, actor, application_id, data), "/registry/review?done=reported"
     )
 
 
@@ -934,17 +956,11 @@ def decide_compliance(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     forms.check_csrf(request, csrf_token)
-    key, kept = f"compliance-{application_id}", {"decision": decision, "reason": reason}
-    approve, error = _decision(decision, reason, "approve", "refuse")
-    if approve is None:
-        return _review_page(request, db, actor, errors={key: error or ""}, kept={key: kept}, status=422)
-
-    def act() -> object:
-        return service.decide_compliance(
-            db, actor, application_id, DecisionIn(approve=approve, reason=reason.strip())
-        )
-
-    return _review_action(request, db, actor, key, kept, act, "compliance" if approve else "refused")
+    kept = {"decision": decision, "reason": reason}
+    form = _review_form(request, db, actor, f"compliance-{application_id}", kept)
+    return _decide_application(
+        form, db, lambda data: service.decide_compliance(db, actor, application_id, data), "compliance"
+    )
 
 
 @router.post("/registry/objections/{objection_id}/decision")
@@ -958,24 +974,17 @@ def decide_objection(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     forms.check_csrf(request, csrf_token)
-    key, kept = f"objection-{objection_id}", {"decision": decision, "reason": reason}
+    kept = {"decision": decision, "reason": reason}
+    form = _review_form(request, db, actor, f"objection-{objection_id}", kept)
     if decision not in ("uphold", "dismiss"):
-        return _review_page(
-            request, db, actor, errors={key: "请选择异议成立或不成立"}, kept={key: kept}, status=422
-        )
+        return form.again("请选择异议成立或不成立")
     if not reason.strip():
-        return _review_page(
-            request, db, actor, errors={key: "处理异议须说明理由"}, kept={key: kept}, status=422
-        )
+        return form.again("处理异议须说明理由")
     uphold = decision == "uphold"
-    return _review_action(
-        request,
+    return form.run(
         db,
-        actor,
-        key,
-        kept,
         lambda: service.decide_objection(db, actor, objection_id, uphold=uphold, reason=reason.strip()),
-        "upheld" if uphold else "dismissed",
+        f"/registry/review?done={'upheld' if uphold else 'dismissed'}",
     )
 
 
@@ -1004,9 +1013,7 @@ def _notices_page(
     _viewer(request, db, actor)
     context = {
         "rows": rows,
-        "errors": dict(errors or {}),
-        "kept": dict(kept or {}),
-        "done": _done(request),
+        **_feedback(request, errors, kept),
         "today": workdays.beijing_today(),
     }
     return _render(request, "registry/notices.html", context, status=status)
@@ -1028,22 +1035,22 @@ def lodge_objection(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     _check_public_csrf(request, csrf_token)
-    key, kept = f"object-{application_id}", {"name": name, "grounds": grounds}
+    kept = {"name": name, "grounds": grounds}
+    form = _PageForm(f"object-{application_id}", kept, partial(_notices_page, request, db, actor))
     if not grounds.strip():
-        return _notices_page(
-            request, db, actor, errors={key: "请填写异议理由和依据"}, kept={key: kept}, status=422
-        )
+        return form.again("请填写异议理由和依据")
     data = ObjectionIn(grounds=grounds.strip(), name=name.strip())
-    try:
-        service.lodge_objection(db, actor, application_id, data)
-    except PlatformError as exc:
-        if exc.status >= 500 or exc.status in (401, 403):
-            raise
-        db.rollback()
-        return _notices_page(
-            request, db, actor, errors={key: exc.message}, kept={key: kept}, status=exc.status
-        )
-    return RedirectResponse(f"/registry/notices?done=objection#notice-{application_id}", status_code=303)
+    return form.run(
+        db,
+        lambda: service.lodge_objection(db, actor, application_id, data),
+        f"/registry/notices?done=objection#notice-{application_id}",
+        shown=_shown_on_notices,
+    )
+
+
+def _shown_on_notices(exc: PlatformError) -> bool:
+    """As on other forms, but an application that has left its notice (404) is told there too."""
+    return exc.status < 500 and exc.status not in (401, 403)
 
 
 # ------------------------------------------------------------------ certificate pages
@@ -1110,9 +1117,7 @@ def _certificate_page(
             "decide_change": registry and pending is not None,
             "withdraw_change": holds and pending is not None,
         },
-        "errors": dict(errors or {}),
-        "kept": dict(kept or {}),
-        "done": _done(request),
+        **_feedback(request, errors, kept),
     }
     return _render(request, "registry/certificate.html", context, status=status)
 
@@ -1201,28 +1206,44 @@ def certificate_page(request: Request, number: str, actor: OptionalActor, db: Db
     return _certificate_page(request, db, actor, number)
 
 
-def _certificate_action(
+def _certificate_form(
     request: Request,
     db: Session,
     actor: Actor,
     number: str,
-    form_key: str,
-    kept: Mapping[str, Any],
-    act: Callable[[str], object],
+    key: str,
+    kept: Mapping[str, Any] | None = None,
+) -> _PageForm:
+    page = partial(_certificate_page, request, db, actor, number)
+    return _PageForm(key, {} if kept is None else kept, page, message=_unprefixed)
+
+
+def _certificate_action(
+    form: _PageForm, db: Session, number: str, verb: Callable[[str], object], done: str = ""
 ) -> Response:
+    """Do the verb on the certificate and come back to its page, saying what was done (by default the
+    form's key)."""
     number = _checked_number(number)
-    try:
-        act(number)
-    except PlatformError as exc:
-        if not forms.shown_on_form(exc):
-            raise
-        db.rollback()
-        field = exc.details.get("field") if isinstance(exc.details, dict) else None
-        message = exc.message.removeprefix(f"{field}：") if isinstance(field, str) else exc.message
-        return _certificate_page(
-            request, db, actor, number, errors={form_key: message}, kept={form_key: kept}, status=exc.status
-        )
-    return RedirectResponse(f"/registry/certificates/{number}?done={form_key}", status_code=303)
+    return form.run(db, lambda: verb(number), f"/registry/certificates/{number}?done={done or form.key}")
+
+
+def _missing(kept: Mapping[str, str], required: Mapping[str, str]) -> list[str]:
+    """What to say about each required input left empty, in the form's order."""
+    return [message for name, message in required.items() if not kept[name].strip()]
+
+
+def _pledge_action(
+    request: Request,
+    db: Session,
+    actor: Actor,
+    number: str,
+    key: str,
+    verb: Callable[[Session, Actor, str, str], object],
+) -> Response:
+    """A bank's pledge or release; the service checks that it may."""
+    suite = _suite(request)
+    form = _certificate_form(request, db, actor, number, key)
+    return _certificate_action(form, db, number, lambda n: verb(db, actor, suite, n))
 
 
 @router.post("/registry/certificates/{number}/pledge")
@@ -1230,10 +1251,7 @@ def pledge(
     request: Request, number: str, actor: CurrentActor, db: DbSession, csrf_token: Annotated[str, Form()] = ""
 ) -> Response:
     forms.check_csrf(request, csrf_token)
-    suite = _suite(request)
-    return _certificate_action(
-        request, db, actor, number, "pledge", {}, lambda n: service.pledge(db, actor, suite, n)
-    )
+    return _pledge_action(request, db, actor, number, "pledge", service.pledge)
 
 
 @router.post("/registry/certificates/{number}/release")
@@ -1241,20 +1259,27 @@ def release(
     request: Request, number: str, actor: CurrentActor, db: DbSession, csrf_token: Annotated[str, Form()] = ""
 ) -> Response:
     forms.check_csrf(request, csrf_token)
+    return _pledge_action(request, db, actor, number, "release", service.release)
+
+
+def _registry_decision(
+    request: Request,
+    db: Session,
+    actor: Actor,
+    number: str,
+    key: str,
+    kept: Mapping[str, str],
+    required: Mapping[str, str],
+    verb: Callable[[str, str], object],
+) -> Response:
+    """The registry transfers, cancels or revokes a certificate; ``verb`` takes the suite and number."""
+    authorize(actor, "registry.review", target_type="certificate", target_id=number[:40])
+    form = _certificate_form(request, db, actor, number, key, kept)
+    missing = _missing(kept, required)
+    if missing:
+        return form.again(missing[0])
     suite = _suite(request)
-    return _certificate_action(
-        request, db, actor, number, "release", {}, lambda n: service.release(db, actor, suite, n)
-    )
-
-
-def _reason_required(
-    request: Request, db: Session, actor: Actor, number: str, key: str, kept: Mapping[str, Any]
-) -> Response | None:
-    if str(kept.get("reason", "")).strip():
-        return None
-    return _certificate_page(
-        request, db, actor, number, errors={key: "请说明理由"}, kept={key: kept}, status=422
-    )
+    return _certificate_action(form, db, number, lambda n: verb(suite, n))
 
 
 @router.post("/registry/certificates/{number}/transfer")
@@ -1268,31 +1293,9 @@ def transfer(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     forms.check_csrf(request, csrf_token)
-    authorize(actor, "registry.review", target_type="certificate", target_id=number[:40])
+    verb = partial(service.transfer, db, actor, to=to.strip(), reason=reason.strip())
     kept = {"to": to, "reason": reason}
-    if not to.strip():
-        return _certificate_page(
-            request,
-            db,
-            actor,
-            number,
-            errors={"transfer": "请填写受让方统一社会信用代码或单位代码"},
-            kept={"transfer": kept},
-            status=422,
-        )
-    refused = _reason_required(request, db, actor, number, "transfer", kept)
-    if refused is not None:
-        return refused
-    suite = _suite(request)
-    return _certificate_action(
-        request,
-        db,
-        actor,
-        number,
-        "transfer",
-        kept,
-        lambda n: service.transfer(db, actor, suite, n, to.strip(), reason.strip()),
-    )
+    return _registry_decision(request, db, actor, number, "transfer", kept, TRANSFER_REQUIRED, verb)
 
 
 @router.post("/registry/certificates/{number}/cancel")
@@ -1305,21 +1308,8 @@ def cancel(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     forms.check_csrf(request, csrf_token)
-    authorize(actor, "registry.review", target_type="certificate", target_id=number[:40])
-    kept = {"reason": reason}
-    refused = _reason_required(request, db, actor, number, "cancel", kept)
-    if refused is not None:
-        return refused
-    suite = _suite(request)
-    return _certificate_action(
-        request,
-        db,
-        actor,
-        number,
-        "cancel",
-        kept,
-        lambda n: service.cancel(db, actor, suite, n, reason.strip()),
-    )
+    verb = partial(service.cancel, db, actor, reason=reason.strip())
+    return _registry_decision(request, db, actor, number, "cancel", {"reason": reason}, REASON_REQUIRED, verb)
 
 
 @router.post("/registry/certificates/{number}/revoke")
@@ -1332,21 +1322,8 @@ def revoke(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     forms.check_csrf(request, csrf_token)
-    authorize(actor, "registry.review", target_type="certificate", target_id=number[:40])
-    kept = {"reason": reason}
-    refused = _reason_required(request, db, actor, number, "revoke", kept)
-    if refused is not None:
-        return refused
-    suite = _suite(request)
-    return _certificate_action(
-        request,
-        db,
-        actor,
-        number,
-        "revoke",
-        kept,
-        lambda n: service.revoke(db, actor, suite, n, reason.strip()),
-    )
+    verb = partial(service.revoke, db, actor, reason=reason.strip())
+    return _registry_decision(request, db, actor, number, "revoke", {"reason": reason}, REASON_REQUIRED, verb)
 
 
 # ------------------------------------------------------------------ change registrations and licences
@@ -1389,27 +1366,19 @@ def apply_change(
         "fingerprint": fingerprint,
         "reason": reason,
     }
-
-    def refuse(message: str) -> Response:
-        return _certificate_page(
-            request, db, actor, number, errors={"change": message}, kept={"change": kept}, status=422
-        )
-
+    form = _certificate_form(request, db, actor, number, "change", kept)
     if file is not None and file.filename:
         try:
             kept["fingerprint"], _size = _fingerprint(request, file)
         except InvalidInput as exc:
-            return refuse(exc.message.removeprefix("file："))
+            return form.again(exc.message.removeprefix("file："))
     errors: dict[str, str] = {}
-    counts = {
-        "records": _count(records, "记录数", errors, "records"),
-        "size_bytes": _count(size_bytes, "数据量（字节）", errors, "size_bytes"),
-    }
+    counts = _counts(kept, errors)
     if errors:
-        return refuse("；".join(errors.values()))
+        return form.again("；".join(errors.values()))
     if not reason.strip():
-        return refuse("请说明变更理由")
-    lines = [line.strip() for line in LINES.split(scenarios) if line.strip()]
+        return form.again("请说明变更理由")
+    lines = _lines(scenarios)
     try:
         data = ChangeIn.model_validate(
             {
@@ -1424,18 +1393,21 @@ def apply_change(
             }
         )
     except ValidationError as exc:
-        return refuse(_explained(exc))
-    return _certificate_action(
-        request, db, actor, number, "change", kept, lambda n: service.apply_change(db, actor, n, data)
-    )
+        return form.again(_explained(exc))
+    return _certificate_action(form, db, number, lambda n: service.apply_change(db, actor, n, data))
+
+
+def _number_of(db: Session, row: ChangeRequest | Licence | None, unknown: PlatformError) -> str:
+    """The number of the certificate a change request or licence is on."""
+    certificate = db.get(Certificate, row.certificate_id) if row is not None else None
+    if certificate is None:
+        raise unknown
+    return certificate.number
 
 
 def _change_number(db: Session, change_id: int) -> str:
-    change = db.get(ChangeRequest, change_id)
-    certificate = db.get(Certificate, change.certificate_id) if change is not None else None
-    if certificate is None:
-        raise service.ChangeNotFound(f"变更申请 #{change_id} 不存在")
-    return certificate.number
+    unknown = service.ChangeNotFound(f"变更申请 #{change_id} 不存在")
+    return _number_of(db, db.get(ChangeRequest, change_id), unknown)
 
 
 @router.post("/registry/changes/{change_id}/decision")
@@ -1451,33 +1423,15 @@ def decide_change(
     forms.check_csrf(request, csrf_token)
     authorize(actor, "registry.review", target_type="registry_change", target_id=change_id)
     number = _change_number(db, change_id)
-    kept = {"decision": decision, "reason": reason}
-    approve, error = _decision(decision, reason, "approve", "refuse")
-    if approve is None:
-        return _certificate_page(
-            request, db, actor, number, errors={"decide": error or ""}, kept={"decide": kept}, status=422
-        )
+    form = _certificate_form(request, db, actor, number, "decide", {"decision": decision, "reason": reason})
+    decided = _decision(decision, reason)
+    if isinstance(decided, str):
+        return form.again(decided)
     keyring = platform(request).keyring
-    response = _certificate_action(
-        request,
-        db,
-        actor,
-        number,
-        "decide",
-        kept,
-        lambda _n: service.decide_change(
-            db, actor, keyring, change_id, DecisionIn(approve=approve, reason=reason.strip())
-        ),
+    done = "change_approved" if decided.approve else "change_refused"
+    return _certificate_action(
+        form, db, number, lambda _n: service.decide_change(db, actor, keyring, change_id, decided), done
     )
-    return _redone(response, "change_approved" if approve else "change_refused")
-
-
-def _redone(response: Response, done: str) -> Response:
-    """A successful action's redirect, with the message for what was done."""
-    if isinstance(response, RedirectResponse):
-        location = response.headers["location"].split("?", 1)[0]
-        return RedirectResponse(f"{location}?done={done}", status_code=303)
-    return response
 
 
 @router.post("/registry/changes/{change_id}/withdraw")
@@ -1490,10 +1444,10 @@ def withdraw_change(
 ) -> Response:
     forms.check_csrf(request, csrf_token)
     number = _change_number(db, change_id)
-    response = _certificate_action(
-        request, db, actor, number, "withdraw", {}, lambda _n: service.withdraw_change(db, actor, change_id)
+    form = _certificate_form(request, db, actor, number, "withdraw")
+    return _certificate_action(
+        form, db, number, lambda _n: service.withdraw_change(db, actor, change_id), "change_withdrawn"
     )
-    return _redone(response, "change_withdrawn")
 
 
 @router.post("/registry/certificates/{number}/licences")
@@ -1518,26 +1472,10 @@ def grant_licence(
         "valid_from": valid_from,
         "valid_until": valid_until,
     }
-    missing = [
-        message
-        for value, message in (
-            (licensee, "请填写被许可方代码"),
-            (right, "请选择许可的权利"),
-            (scope, "请填写许可范围"),
-            (valid_until, "请填写许可截止日"),
-        )
-        if not value.strip()
-    ]
+    form = _certificate_form(request, db, actor, number, "licence", kept)
+    missing = _missing(kept, LICENCE_REQUIRED)
     if missing:
-        return _certificate_page(
-            request,
-            db,
-            actor,
-            number,
-            errors={"licence": "；".join(missing)},
-            kept={"licence": kept},
-            status=422,
-        )
+        return form.again("；".join(missing))
     try:
         data = LicenceIn.model_validate(
             {
@@ -1549,25 +1487,9 @@ def grant_licence(
             }
         )
     except ValidationError as exc:
-        return _certificate_page(
-            request,
-            db,
-            actor,
-            number,
-            errors={"licence": _explained(exc)},
-            kept={"licence": kept},
-            status=422,
-        )
+        return form.again(_explained(exc))
     suite = _suite(request)
-    return _certificate_action(
-        request,
-        db,
-        actor,
-        number,
-        "licence",
-        kept,
-        lambda n: service.grant_licence(db, actor, suite, n, data),
-    )
+    return _certificate_action(form, db, number, lambda n: service.grant_licence(db, actor, suite, n, data))
 
 
 @router.post("/registry/licences/{licence_id}/end")
@@ -1582,25 +1504,21 @@ def end_licence(
     forms.check_csrf(request, csrf_token)
     if not _can(actor, "registry.review"):
         authorize(actor, "registry.hold", target_type="registry_licence", target_id=licence_id)
-    licence = db.get(Licence, licence_id)
-    certificate = db.get(Certificate, licence.certificate_id) if licence is not None else None
-    if certificate is None:
-        raise service.LicenceNotFound(f"许可 #{licence_id} 不存在")
-    key, kept = f"end-{licence_id}", {"reason": reason}
-    refused = _reason_required(request, db, actor, certificate.number, key, kept)
-    if refused is not None:
-        return refused
+    unknown = service.LicenceNotFound(f"许可 #{licence_id} 不存在")
+    number = _number_of(db, db.get(Licence, licence_id), unknown)
+    kept = {"reason": reason}
+    form = _certificate_form(request, db, actor, number, f"end-{licence_id}", kept)
+    missing = _missing(kept, REASON_REQUIRED)
+    if missing:
+        return form.again(missing[0])
     suite = _suite(request)
-    response = _certificate_action(
-        request,
+    return _certificate_action(
+        form,
         db,
-        actor,
-        certificate.number,
-        key,
-        kept,
+        number,
         lambda _n: service.end_licence(db, actor, suite, licence_id, reason.strip()),
+        "licence_end",
     )
-    return _redone(response, "licence_end")
 
 
 # ------------------------------------------------------------------ public verification
