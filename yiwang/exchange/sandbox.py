@@ -847,7 +847,12 @@ def _integer(clause: exp.Expr | None, name: str) -> int | None:
     if clause is None:
         return None
     value = clause.args.get("expression")
-    if not (isinstance(value, exp.Literal) and not value.is_string and value.this.isdigit()):
+    if not (
+        isinstance(value, exp.Literal)
+        and not value.is_string
+        and value.this.isascii()
+        and value.this.isdigit()
+    ):
         raise _refuse("forbidden_construct", f"{name} 只能是非负整数")
     return int(value.this)
 

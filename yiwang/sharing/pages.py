@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request, Response
@@ -31,6 +32,7 @@ from yiwang.identity.models import Org
 from yiwang.kit import workdays
 from yiwang.kit.audit import format_time
 from yiwang.kit.errors import NotFound, PlatformError
+from yiwang.kit.validators import whole_number
 from yiwang.sharing import calls, console, gateway, lists, notices, service
 from yiwang.sharing.models import Grant, SharingRequest
 from yiwang.sharing.schemas import (
@@ -65,12 +67,24 @@ DONE = (
 )
 CHART_DAYS = 30
 Text = Annotated[str, Form(max_length=4000)]
+CsrfToken = Annotated[str, Form()]
+Errors = dict[str, str]  # a form's problems, by the input they are shown under
+T = TypeVar("T")
 
 
 # ------------------------------------------------------------------ helpers
 
 
-def _render(request: Request, template: str, context: Mapping[str, Any], status: int = 200) -> Response:
+def _render(
+    request: Request,
+    db: Session,
+    actor: Actor,
+    template: str,
+    context: Mapping[str, Any],
+    status: int = 200,
+) -> Response:
+    """Render through the shell's hook (sharing may not import the shell), with the user menu filled."""
+    _viewer(request, db, actor)
     renderer: Renderer = request.app.state.render_page
     return renderer(request, template, dict(context), status=status)
 
@@ -93,23 +107,47 @@ def _allowed(actor: Actor, action: str, org: Org | None) -> bool:
     return True
 
 
+def _choice(request: Request, name: str, offered: Sequence[str]) -> str:
+    """A query parameter when it is one of the values the page offers; '' (no filter) otherwise."""
+    value = request.query_params.get(name) or ""
+    return value if value in offered else ""
+
+
 def _done(request: Request) -> str | None:
-    done = request.query_params.get("done")
-    return done if done in DONE else None
+    return _choice(request, "done", DONE) or None
+
+
+def _parties(db: Session, items: Sequence[Any]) -> dict[int, Org]:
+    """Both sides (``provider_id``, ``consumer_id``) of requests, grants or objections, by id."""
+    return identity.orgs_by_ids(db, {i.provider_id for i in items} | {i.consumer_id for i in items})
+
+
+def _codes(orgs: Mapping[int, Org]) -> dict[int, str]:
+    return {i: o.code for i, o in orgs.items()}
+
+
+def _names(orgs: Mapping[Any, Org]) -> dict[str, str]:
+    return {o.code: o.name for o in orgs.values()}
 
 
 def _lines(text: str) -> list[str]:
     return [p.strip() for p in LIST_SPLIT.split(text) if p.strip()]
 
 
+def _unfilled(form: Mapping[str, Any], asks: Mapping[str, str]) -> Errors:
+    """What to ask for under each required input left empty."""
+    return {key: ask for key, ask in asks.items() if not form[key]}
+
+
 def _positive(text: str, label: str, errors: dict[str, str], key: str) -> int | None:
     text = text.strip()
     if not text:
         return None
-    if not text.isdigit() or len(text) > 10 or int(text) < 1:
+    number = whole_number(text, most_digits=10)
+    if not number:
         errors[key] = f"{label}应为正整数"
         return None
-    return int(text)
+    return number
 
 
 def _day(value: str) -> date | None:
@@ -144,6 +182,39 @@ def _field_info(db: Session, code: str) -> dict[str, dict[str, str]]:
     return {f.name: {"title": f.title or f.name, "pi": f.pi} for f in view.fields}
 
 
+def _form_post(
+    db: Session,
+    inputs: Sequence[str],
+    checked: Errors,
+    verb: Callable[[], T],
+    then: str | Callable[[T], str],
+    again: Callable[[Errors, int], Response],
+    *,
+    refusals_under: str | None = None,
+) -> Response:
+    """Finish a posted form: unless the page's own checks found problems, run the service verb and
+    go on to ``then`` (303); otherwise show the form ``again`` with each problem under its input.
+
+    The verb builds the service's input as well, so a schema's complaint lands on the form like the
+    service's own; ``refusals_under`` puts every service refusal under that one input instead.
+    """
+    if checked:
+        return again(checked, 422)
+    try:
+        result = verb()
+    except ValidationError as exc:
+        return again(forms.validation_errors(exc, inputs), 422)
+    except PlatformError as exc:
+        if not forms.shown_on_form(exc):
+            raise
+        db.rollback()  # the form is rendered again in this session: drop the verb's partial writes
+        if refusals_under is not None:
+            return again({refusals_under: exc.message}, exc.status)
+        key, message = forms.field_message(exc, inputs)
+        return again({key: message}, exc.status)
+    return RedirectResponse(then(result) if callable(then) else then, status_code=303)
+
+
 # ------------------------------------------------------------------ home
 
 
@@ -154,24 +225,22 @@ def sharing_home(request: Request, actor: CurrentActor, db: DbSession) -> Respon
     asked = service.list_requests(db, actor, role="consumer", limit=50, today=today)
     held = service.list_grants(db, actor, role="consumer", limit=50, today=today)
     given = service.list_grants(db, actor, role="provider", limit=50, today=today)
-    everything: list[Any] = [*to_answer, *asked, *held, *given]
-    codes = service.org_codes(db, everything)
-    orgs = identity.orgs_by_ids(db, {i.provider_id for i in everything} | {i.consumer_id for i in everything})
+    orgs = _parties(db, [*to_answer, *asked, *held, *given])
+    codes = _codes(orgs)
     usage = gateway.usage_today(db, [g.id for g in held + given], today)
-    _viewer(request, db, actor)
     context = {
         "to_answer": [service.request_shape(r, codes, today) for r in to_answer],
         "asked": [service.request_shape(r, codes, today) for r in asked],
-        "held": [{**service.grant_shape(g, codes, today), "used": usage.get(g.id, 0)} for g in held],
-        "given": [{**service.grant_shape(g, codes, today), "used": usage.get(g.id, 0)} for g in given],
-        "names": {o.code: o.name for o in orgs.values()},
+        "held": _grant_rows(db, held, codes, today, usage),
+        "given": _grant_rows(db, given, codes, today, usage),
+        "names": _names(orgs),
         "usage": usage,
         "notices": notices.for_actor(db, actor, limit=20),
         "can_console": reach(actor, "sharing.console") is not None,
         "pending_count": sum(1 for r in to_answer if r.status == "pending"),
         "overdue_count": sum(1 for r in to_answer if service.is_overdue(r, today)),
     }
-    return _render(request, "sharing/home.html", context)
+    return _render(request, db, actor, "sharing/home.html", context)
 
 
 # ------------------------------------------------------------------ the request form
@@ -194,7 +263,6 @@ def _request_form_page(
     systems: list[str] = []
     if reach(actor, "token.view") is not None:
         systems = sorted({t.name for t in identity.list_tokens(db, actor) if t.revoked_at is None})
-    _viewer(request, db, actor)
     context = {
         "r": resource,
         "provider": provider,
@@ -204,7 +272,23 @@ def _request_form_page(
         "systems": systems,
         "own": provider is not None and provider.code == actor.org_code,
     }
-    return _render(request, "sharing/request_form.html", context, status=status)
+    return _render(request, db, actor, "sharing/request_form.html", context, status=status)
+
+
+def _request_problems(form: Mapping[str, Any]) -> Errors:
+    errors = _unfilled(
+        form,
+        {
+            "fields": "请至少选择一个信息项",
+            "purpose": "请填写申请用途",
+            "basis": "请填写共享依据",
+            "valid_until": "请填写有效期至",
+            "system": "请填写使用系统",
+        },
+    )
+    if form["valid_until"] and _day(form["valid_until"]) is None:
+        errors["valid_until"] = "日期格式应为 YYYY-MM-DD"
+    return errors
 
 
 @router.get("/sharing/requests/new")
@@ -214,11 +298,9 @@ def new_request(request: Request, actor: CurrentActor, db: DbSession) -> Respons
         return RedirectResponse("/catalog", status_code=303)
     default_until = workdays.beijing_today() + timedelta(days=365)
     form: dict[str, Any] = {
+        **dict.fromkeys(REQUEST_INPUTS, ""),
         "resource": code,
         "fields": [],
-        "purpose": "",
-        "scenario": "",
-        "basis": "",
         "valid_until": default_until.isoformat(),
         "system": actor.token_name or "",
     }
@@ -237,7 +319,7 @@ def submit_request(
     basis: Text = "",
     valid_until: Annotated[str, Form(max_length=40)] = "",
     system: Annotated[str, Form(max_length=200)] = "",
-    csrf_token: Annotated[str, Form()] = "",
+    csrf_token: CsrfToken = "",
 ) -> Response:
     forms.check_csrf(request, csrf_token)
     code = resource.strip()
@@ -252,37 +334,16 @@ def submit_request(
         "valid_until": valid_until.strip(),
         "system": system.strip(),
     }
-    errors: dict[str, str] = {}
-    if not form["fields"]:
-        errors["fields"] = "请至少选择一个信息项"
-    for key, label in (
-        ("purpose", "申请用途"),
-        ("basis", "共享依据"),
-        ("valid_until", "有效期至"),
-        ("system", "使用系统"),
-    ):
-        if not form[key]:
-            errors[key] = f"请填写{label}"
-    if form["valid_until"] and _day(form["valid_until"]) is None:
-        errors["valid_until"] = "日期格式应为 YYYY-MM-DD"
-    if errors:
-        return _request_form_page(request, db, actor, code, form=form, errors=errors, status=422)
-    try:
-        data = RequestIn.model_validate(form)
-    except ValidationError as exc:
-        errors = forms.validation_errors(exc, REQUEST_INPUTS)
-        return _request_form_page(request, db, actor, code, form=form, errors=errors, status=422)
-    try:
-        req = service.submit_request(db, actor, data)
-    except PlatformError as exc:
-        if not forms.shown_on_form(exc):
-            raise
-        db.rollback()
-        key, message = forms.field_message(exc, REQUEST_INPUTS)
-        return _request_form_page(
-            request, db, actor, code, form=form, errors={key: message}, status=exc.status
-        )
-    return RedirectResponse(f"/sharing/requests/{req.id}?done=submitted", status_code=303)
+    return _form_post(
+        db,
+        REQUEST_INPUTS,
+        _request_problems(form),
+        lambda: service.submit_request(db, actor, RequestIn.model_validate(form)),
+        lambda req: f"/sharing/requests/{req.id}?done=submitted",
+        lambda errors, status: _request_form_page(
+            request, db, actor, code, form=form, errors=errors, status=status
+        ),
+    )
 
 
 # ------------------------------------------------------------------ one request, its decision
@@ -303,8 +364,9 @@ def _request_page(
     today = workdays.beijing_today()
     req = service.get_request(db, actor, request_id)
     orgs = identity.orgs_by_ids(db, {req.provider_id, req.consumer_id})
+    codes = _codes(orgs)
     provider, consumer = orgs.get(req.provider_id), orgs.get(req.consumer_id)
-    shape = service.request_shape(req, {i: o.code for i, o in orgs.items()}, today)
+    shape = service.request_shape(req, codes, today)
     info = _field_info(db, req.resource_code)
     pending = req.status == "pending"
     can = {
@@ -318,15 +380,13 @@ def _request_page(
     grant = None
     if req.grant_id:
         try:
-            found = service.get_grant(db, actor, req.grant_id)
-            grant = service.grant_shape(found, {i: o.code for i, o in orgs.items()}, today)
+            grant = service.grant_shape(service.get_grant(db, actor, req.grant_id), codes, today)
         except PlatformError:
             grant = None
     fields = [
         {"name": n, "title": info.get(n, {}).get("title", n), "pi": info.get(n, {}).get("pi", "none")}
         for n in shape["fields"]
     ]
-    _viewer(request, db, actor)
     context = {
         "req": shape,
         "provider": provider,
@@ -341,12 +401,35 @@ def _request_page(
         "errors": dict(errors or {}),
         "done": _done(request),
     }
-    return _render(request, "sharing/request.html", context, status=status)
+    return _render(request, db, actor, "sharing/request.html", context, status=status)
 
 
 @router.get("/sharing/requests/{request_id}")
 def request_page(request: Request, request_id: RowId, actor: CurrentActor, db: DbSession) -> Response:
     return _request_page(request, db, actor, request_id)
+
+
+def _decision_item(kept: Mapping[str, Any]) -> tuple[dict[str, Any], Errors]:
+    """The service's decision input from the form, and what the form got wrong."""
+    errors: Errors = {}
+    if kept["choice"] not in ("approve", "refuse"):
+        errors[forms.FORM] = "请选择同意或不予共享"
+    approve = kept["choice"] == "approve"
+    item: dict[str, Any] = {"approve": approve, "reason": kept["reason"]}
+    if approve:
+        if not kept["fields"]:
+            errors["fields"] = "同意共享时请至少保留一个信息项"
+        item["fields"] = kept["fields"] or None
+        if kept["scope_field"] and kept["scope_value"]:
+            item["row_scope"] = {kept["scope_field"]: kept["scope_value"]}
+        elif kept["scope_field"] or kept["scope_value"]:
+            errors["row_scope"] = "行范围须同时选择信息项并填写取值"
+        item["daily_quota"] = _positive(kept["daily_quota"], "每日调用上限", errors, "daily_quota")
+        item["rate_limit"] = _positive(kept["rate_limit"], "每秒调用上限", errors, "rate_limit")
+        item["clear_fields"] = kept["clear_fields"] or None
+    elif kept["choice"] == "refuse" and not kept["reason"]:
+        errors["reason"] = "不予共享须说明理由"
+    return item, errors
 
 
 @router.post("/sharing/requests/{request_id}/decision")
@@ -363,10 +446,9 @@ def decide_request(
     rate_limit: Annotated[str, Form(max_length=20)] = "",
     clear_fields: Annotated[list[str] | None, Form()] = None,
     reason: Text = "",
-    csrf_token: Annotated[str, Form()] = "",
+    csrf_token: CsrfToken = "",
 ) -> Response:
     forms.check_csrf(request, csrf_token)
-    approve = decision == "approve"
     kept: dict[str, Any] = {
         "fields": [f for f in (fields or []) if f],
         "scope_field": scope_field.strip(),
@@ -377,62 +459,39 @@ def decide_request(
         "reason": reason.strip(),
         "choice": decision,
     }
-    errors: dict[str, str] = {}
-    if decision not in ("approve", "refuse"):
-        errors["_form"] = "请选择同意或不予共享"
-    item: dict[str, Any] = {"approve": approve, "reason": kept["reason"]}
-    if approve:
-        if not kept["fields"]:
-            errors["fields"] = "同意共享时请至少保留一个信息项"
-        item["fields"] = kept["fields"] or None
-        if kept["scope_field"] and kept["scope_value"]:
-            item["row_scope"] = {kept["scope_field"]: kept["scope_value"]}
-        elif kept["scope_field"] or kept["scope_value"]:
-            errors["row_scope"] = "行范围须同时选择信息项并填写取值"
-        item["daily_quota"] = _positive(kept["daily_quota"], "每日调用上限", errors, "daily_quota")
-        item["rate_limit"] = _positive(kept["rate_limit"], "每秒调用上限", errors, "rate_limit")
-        item["clear_fields"] = kept["clear_fields"] or None
-    elif decision == "refuse" and not kept["reason"]:
-        errors["reason"] = "不予共享须说明理由"
-    if not errors:
-        try:
-            parsed = DecisionIn.model_validate(item)
-        except ValidationError as exc:
-            errors = forms.validation_errors(exc, DECISION_INPUTS)
-    if errors:
-        return _request_page(request, db, actor, request_id, decision=kept, errors=errors, status=422)
-    try:
-        service.decide_request(db, actor, request_id, parsed)
-    except PlatformError as exc:
-        if not forms.shown_on_form(exc):
-            raise
-        db.rollback()
-        key, message = forms.field_message(exc, DECISION_INPUTS)
-        return _request_page(
-            request, db, actor, request_id, decision=kept, errors={key: message}, status=exc.status
-        )
-    done = "approved" if approve else "refused"
-    return RedirectResponse(f"/sharing/requests/{request_id}?done={done}", status_code=303)
+    item, checked = _decision_item(kept)
+    done = "approved" if decision == "approve" else "refused"
+    return _form_post(
+        db,
+        DECISION_INPUTS,
+        checked,
+        lambda: service.decide_request(db, actor, request_id, DecisionIn.model_validate(item)),
+        f"/sharing/requests/{request_id}?done={done}",
+        lambda errors, status: _request_page(
+            request, db, actor, request_id, decision=kept, errors=errors, status=status
+        ),
+    )
 
 
-def _reason_action(
+def _act_on_request(
     request: Request,
     db: Session,
     actor: Actor,
     request_id: int,
-    reason: str,
     act: Callable[[Session, Actor, int, str], SharingRequest],
+    reason: str,
     done: str,
-    default: str,
+    checked: Errors | None = None,
 ) -> Response:
-    try:
-        act(db, actor, request_id, reason.strip() or default)
-    except PlatformError as exc:
-        if not forms.shown_on_form(exc):
-            raise
-        db.rollback()
-        return _request_page(request, db, actor, request_id, errors={"_form": exc.message}, status=exc.status)
-    return RedirectResponse(f"/sharing/requests/{request_id}?done={done}", status_code=303)
+    """Withdraw or escalate a request from its page; a refusal is shown at the top of the page."""
+    return _form_post(
+        db,
+        (),
+        checked or {},
+        lambda: act(db, actor, request_id, reason),
+        f"/sharing/requests/{request_id}?done={done}",
+        lambda errors, status: _request_page(request, db, actor, request_id, errors=errors, status=status),
+    )
 
 
 @router.post("/sharing/requests/{request_id}/withdraw")
@@ -442,12 +501,11 @@ def withdraw_request(
     actor: CurrentActor,
     db: DbSession,
     reason: Text = "",
-    csrf_token: Annotated[str, Form()] = "",
+    csrf_token: CsrfToken = "",
 ) -> Response:
     forms.check_csrf(request, csrf_token)
-    return _reason_action(
-        request, db, actor, request_id, reason, service.withdraw_request, "withdrawn", "申请方撤回"
-    )
+    why = reason.strip() or "申请方撤回"
+    return _act_on_request(request, db, actor, request_id, service.withdraw_request, why, "withdrawn")
 
 
 @router.post("/sharing/requests/{request_id}/escalate")
@@ -457,43 +515,48 @@ def escalate_request(
     actor: CurrentActor,
     db: DbSession,
     reason: Text = "",
-    csrf_token: Annotated[str, Form()] = "",
+    csrf_token: CsrfToken = "",
 ) -> Response:
     forms.check_csrf(request, csrf_token)
-    if not reason.strip():
-        return _request_page(
-            request, db, actor, request_id, errors={"escalate": "提请协调须说明理由"}, status=422
-        )
-    return _reason_action(request, db, actor, request_id, reason, service.escalate_request, "escalated", "")
+    why = reason.strip()
+    checked = {} if why else {"escalate": "提请协调须说明理由"}
+    return _act_on_request(
+        request, db, actor, request_id, service.escalate_request, why, "escalated", checked
+    )
 
 
 # ------------------------------------------------------------------ grants
 
 
-def _grant_rows(db: Session, items: Sequence[Grant], today: date) -> list[dict[str, Any]]:
-    codes = service.org_codes(db, items)
-    usage = gateway.usage_today(db, [g.id for g in items], today)
-    return [{**service.grant_shape(g, codes, today), "used": usage.get(g.id, 0)} for g in items]
+def _grant_rows(
+    db: Session,
+    grants: Sequence[Grant],
+    codes: Mapping[int, str],
+    today: date,
+    usage: Mapping[int, int] | None = None,
+) -> list[dict[str, Any]]:
+    """Grants as the tables show them, each with the calls it served today (``usage``: when the
+    page has counted them already)."""
+    if usage is None:
+        usage = gateway.usage_today(db, [g.id for g in grants], today)
+    return [{**service.grant_shape(g, codes, today), "used": usage.get(g.id, 0)} for g in grants]
 
 
 @router.get("/sharing/grants")
 def grants_page(request: Request, actor: CurrentActor, db: DbSession) -> Response:
     today = workdays.beijing_today()
-    role = request.query_params.get("role") or ""
-    role = role if role in SIDES else ""
-    status = request.query_params.get("status") or ""
-    status = status if status in GRANT_STATUSES else ""
+    role = _choice(request, "role", SIDES)
+    status = _choice(request, "status", GRANT_STATUSES)
     items = service.list_grants(db, actor, role=role or None, status=status or None, limit=500, today=today)
-    orgs = identity.orgs_by_ids(db, {g.provider_id for g in items} | {g.consumer_id for g in items})
-    _viewer(request, db, actor)
+    orgs = _parties(db, items)
     context = {
-        "rows": _grant_rows(db, items, today),
-        "names": {o.code: o.name for o in orgs.values()},
+        "rows": _grant_rows(db, items, _codes(orgs), today),
+        "names": _names(orgs),
         "role": role,
         "status": status,
         "statuses": GRANT_STATUSES,
     }
-    return _render(request, "sharing/grants.html", context)
+    return _render(request, db, actor, "sharing/grants.html", context)
 
 
 def _grant_page(
@@ -508,12 +571,11 @@ def _grant_page(
 ) -> Response:
     today = workdays.beijing_today()
     grant = service.get_grant(db, actor, grant_id)
-    orgs = identity.orgs_by_ids(db, {grant.provider_id, grant.consumer_id})
+    orgs = _parties(db, [grant])
     provider = orgs.get(grant.provider_id)
-    row = _grant_rows(db, [grant], today)[0]
+    row = _grant_rows(db, [grant], _codes(orgs), today)[0]
     info = _field_info(db, grant.resource_code)
     recent, _next = calls.list_calls(db, actor, calls.CallFilter(grant=grant.id, limit=10))
-    _viewer(request, db, actor)
     context = {
         "g": row,
         "provider": provider,
@@ -529,7 +591,7 @@ def _grant_page(
         "reason": reason,
         "done": _done(request),
     }
-    return _render(request, "sharing/grant.html", context, status=status)
+    return _render(request, db, actor, "sharing/grant.html", context, status=status)
 
 
 @router.get("/sharing/grants/{grant_id}")
@@ -544,21 +606,22 @@ def revoke_grant(
     actor: CurrentActor,
     db: DbSession,
     reason: Text = "",
-    csrf_token: Annotated[str, Form()] = "",
+    csrf_token: CsrfToken = "",
 ) -> Response:
     forms.check_csrf(request, csrf_token)
-    if not reason.strip():
-        return _grant_page(request, db, actor, grant_id, errors={"reason": "撤销授权须说明理由"}, status=422)
-    try:
-        service.revoke_grant(db, actor, grant_id, reason.strip())
-    except PlatformError as exc:
-        if not forms.shown_on_form(exc):
-            raise
-        db.rollback()
-        return _grant_page(
-            request, db, actor, grant_id, errors={"reason": exc.message}, reason=reason, status=exc.status
-        )
-    return RedirectResponse(f"/sharing/grants/{grant_id}?done=revoked", status_code=303)
+    why = reason.strip()
+    kept = reason if why else ""  # a reason of blanks is not worth showing again
+    return _form_post(
+        db,
+        ("reason",),
+        {} if why else {"reason": "撤销授权须说明理由"},
+        lambda: service.revoke_grant(db, actor, grant_id, why),
+        f"/sharing/grants/{grant_id}?done=revoked",
+        lambda errors, status: _grant_page(
+            request, db, actor, grant_id, errors=errors, reason=kept, status=status
+        ),
+        refusals_under="reason",
+    )
 
 
 # ------------------------------------------------------------------ the access log
@@ -570,7 +633,7 @@ def access_log_page(request: Request, actor: CurrentActor, db: DbSession) -> Res
     form: dict[str, Any] = {
         "resource": (params.get("resource") or "").strip()[:80],
         "grant": (params.get("grant") or "").strip()[:12],
-        "side": params.get("side") if params.get("side") in SIDES else "",
+        "side": _choice(request, "side", SIDES),
         "denied": params.get("denied") in ("1", "on", "true"),
         "since": (params.get("since") or "").strip()[:10],
         "until": (params.get("until") or "").strip()[:10],
@@ -579,8 +642,9 @@ def access_log_page(request: Request, actor: CurrentActor, db: DbSession) -> Res
     flt = calls.CallFilter(resource=form["resource"] or None, side=form["side"] or None, limit=50)
     flt.denied = bool(form["denied"])
     if form["grant"]:
-        if form["grant"].isdigit() and 0 < int(form["grant"]) < 2**31:
-            flt.grant = int(form["grant"])
+        grant_id = whole_number(form["grant"], most_digits=10)
+        if grant_id and grant_id < 2**31:
+            flt.grant = grant_id
         else:
             errors["grant"] = "授权编号应为正整数"
     for name in ("since", "until"):
@@ -592,37 +656,63 @@ def access_log_page(request: Request, actor: CurrentActor, db: DbSession) -> Res
                 setattr(flt, name, _utc_bound(day, end=name == "until"))
     before = (params.get("before") or "").strip()
     if before:
-        if before.isdigit() and len(before) < 19:
-            flt.before_seq = int(before)
+        before_seq = whole_number(before)
+        if before_seq is not None:
+            flt.before_seq = before_seq
         else:
             errors["before"] = "分页游标无效"
     rows, next_cursor = ([], None) if errors else calls.list_calls(db, actor, flt)
-    names = {
-        code: org.name
-        for code, org in identity.orgs_by_codes(
-            db, {r.consumer for r in rows} | {r.provider for r in rows}
-        ).items()
-    }
+    orgs = identity.orgs_by_codes(db, {r.consumer for r in rows} | {r.provider for r in rows})
     query = [(k, str(v)) for k, v in form.items() if v and k != "denied"]
     if form["denied"]:
         query.append(("denied", "1"))
     next_url = (
         "/sharing/access-log?" + urlencode([*query, ("before", str(next_cursor))]) if next_cursor else None
     )
-    _viewer(request, db, actor)
     context = {
         "rows": rows,
-        "names": names,
+        "names": _names(orgs),
         "form": form,
         "errors": errors,
         "next_url": next_url,
         "first_url": "/sharing/access-log" + ("?" + urlencode(query) if query else ""),
         "paged": bool(before) and not errors,
     }
-    return _render(request, "sharing/access_log.html", context, status=422 if errors else 200)
+    return _render(request, db, actor, "sharing/access_log.html", context, status=422 if errors else 200)
 
 
-# ------------------------------------------------------------------ objections
+# ------------------------------------------------------------------ objections, demands, duties
+
+
+@dataclass(frozen=True)
+class _Retry:
+    """A failed post as its list page shows it again: what was typed into the page's own form, or
+    into the answer form of row ``answer_for``, with the problems under it.
+
+    These pages list what their forms create, so a failed form is the whole list again, always 422.
+    """
+
+    errors: Errors
+    form: Mapping[str, Any] | None = None
+    answer_for: int | None = None
+    answer_form: Mapping[str, Any] | None = None
+
+
+def _status(retry: _Retry | None) -> int:
+    return 200 if retry is None else 422
+
+
+def _form_parts(request: Request, blank: Mapping[str, Any], retry: _Retry | None) -> dict[str, Any]:
+    """A list page's own form (what was typed, or ``blank``), its problems, and what was just done."""
+    form, errors = (retry.form, retry.errors) if retry else (None, {})
+    return {"form": dict(form or blank), "errors": dict(errors), "done": _done(request)}
+
+
+def _answer_parts(retry: _Retry | None) -> dict[str, Any]:
+    """The row whose answer form failed, and what was typed into it."""
+    answer_for, answer_form = (retry.answer_for, retry.answer_form) if retry else (None, None)
+    return {"answer_for": answer_for, "answer_form": dict(answer_form or {})}
+
 
 OBJECTION_INPUTS = ("resource", "keys", "description")
 OBJECTION_ANSWER_INPUTS = ("outcome", "answer", "load")
@@ -634,23 +724,17 @@ def _objections_page(
     actor: Actor,
     *,
     only: int | None = None,
-    form: Mapping[str, Any] | None = None,
-    errors: Mapping[str, str] | None = None,
-    answer_for: int | None = None,
-    answer_form: Mapping[str, Any] | None = None,
-    status: int = 200,
+    retry: _Retry | None = None,
 ) -> Response:
     today = workdays.beijing_today()
-    role = request.query_params.get("role") or ""
-    role = role if role in SIDES else ""
-    state = request.query_params.get("status") or ""
-    state = state if state in ("open", "corrected", "rejected") else ""
+    role = _choice(request, "role", SIDES)
+    state = _choice(request, "status", ("open", "corrected", "rejected"))
     if only is not None:
         items = [lists.get_objection(db, actor, only)]
     else:
         items = lists.list_objections(db, actor, role=role or None, status=state or None)
-    codes = service.org_codes(db, items)
-    orgs = identity.orgs_by_ids(db, {o.provider_id for o in items} | {o.consumer_id for o in items})
+    orgs = _parties(db, items)
+    codes = _codes(orgs)
     rows = []
     for o in items:
         shape = lists.objection_shape(o, codes, today)
@@ -662,23 +746,18 @@ def _objections_page(
     if reach(actor, "sharing.object") is not None:
         grants = service.list_grants(db, actor, role="consumer", limit=500, today=today)
         held = sorted({g.resource_code for g in grants})
-    _viewer(request, db, actor)
+    blank = {"resource": request.query_params.get("resource", "")[:80], "keys": "", "description": ""}
     context = {
         "rows": rows,
-        "names": {o.code: o.name for o in orgs.values()},
+        "names": _names(orgs),
         "role": role,
         "status": state,
         "only": only,
         "held": held,
-        "form": dict(
-            form or {"resource": request.query_params.get("resource", "")[:80], "keys": "", "description": ""}
-        ),
-        "errors": dict(errors or {}),
-        "answer_for": answer_for,
-        "answer_form": dict(answer_form or {}),
-        "done": _done(request),
+        **_form_parts(request, blank, retry),
+        **_answer_parts(retry),
     }
-    return _render(request, "sharing/objections.html", context, status=status)
+    return _render(request, db, actor, "sharing/objections.html", context, status=_status(retry))
 
 
 @router.get("/sharing/objections")
@@ -699,32 +778,30 @@ def raise_objection(
     resource: Annotated[str, Form(max_length=80)] = "",
     keys: Annotated[str, Form(max_length=20000)] = "",
     description: Text = "",
-    csrf_token: Annotated[str, Form()] = "",
+    csrf_token: CsrfToken = "",
 ) -> Response:
     forms.check_csrf(request, csrf_token)
     form = {"resource": resource.strip(), "keys": keys, "description": description.strip()}
-    errors: dict[str, str] = {}
-    if not form["resource"]:
-        errors["resource"] = "请选择资源"
-    if not _lines(keys):
-        errors["keys"] = "请填写有异议记录的主键值（每行一个）"
-    if not form["description"]:
-        errors["description"] = "请说明异议内容"
-    if not errors:
-        try:
-            data = ObjectionIn(resource=form["resource"], keys=_lines(keys), description=form["description"])
-            objection = lists.raise_objection(db, actor, data)
-        except ValidationError as exc:
-            errors = forms.validation_errors(exc, OBJECTION_INPUTS)
-        except PlatformError as exc:
-            if not forms.shown_on_form(exc):
-                raise
-            db.rollback()
-            key, message = forms.field_message(exc, OBJECTION_INPUTS)
-            errors = {key: message}
-        else:
-            return RedirectResponse(f"/sharing/objections/{objection.id}?done=objection", status_code=303)
-    return _objections_page(request, db, actor, form=form, errors=errors, status=422)
+    checked = _unfilled(
+        {**form, "keys": _lines(keys)},
+        {
+            "resource": "请选择资源",
+            "keys": "请填写有异议记录的主键值（每行一个）",
+            "description": "请说明异议内容",
+        },
+    )
+    return _form_post(
+        db,
+        OBJECTION_INPUTS,
+        checked,
+        lambda: lists.raise_objection(
+            db,
+            actor,
+            ObjectionIn(resource=form["resource"], keys=_lines(keys), description=form["description"]),
+        ),
+        lambda objection: f"/sharing/objections/{objection.id}?done=objection",
+        lambda errors, _: _objections_page(request, db, actor, retry=_Retry(errors, form=form)),
+    )
 
 
 @router.post("/sharing/objections/{objection_id}/answer")
@@ -736,65 +813,47 @@ def answer_objection(
     outcome: Annotated[str, Form(max_length=20)] = "",
     answer: Text = "",
     load: Annotated[str, Form(max_length=20)] = "",
-    csrf_token: Annotated[str, Form()] = "",
+    csrf_token: CsrfToken = "",
 ) -> Response:
     forms.check_csrf(request, csrf_token)
     kept = {"outcome": outcome, "answer": answer.strip(), "load": load.strip()}
-    errors: dict[str, str] = {}
+    checked: Errors = {}
     if outcome not in ("corrected", "rejected"):
-        errors["outcome"] = "请选择已更正或不予更正"
+        checked["outcome"] = "请选择已更正或不予更正"
     if not kept["answer"]:
-        errors["answer"] = "请填写答复"
-    load_id = _positive(kept["load"], "装载记录编号", errors, "load")
-    if not errors:
-        try:
-            data = ObjectionAnswerIn.model_validate(
-                {"outcome": outcome, "answer": kept["answer"], "load": load_id}
-            )
-            lists.answer_objection(db, actor, objection_id, data)
-        except ValidationError as exc:
-            errors = forms.validation_errors(exc, OBJECTION_ANSWER_INPUTS)
-        except PlatformError as exc:
-            if not forms.shown_on_form(exc):
-                raise
-            db.rollback()
-            key, message = forms.field_message(exc, OBJECTION_ANSWER_INPUTS)
-            errors = {key: message}
-        else:
-            return RedirectResponse(f"/sharing/objections/{objection_id}?done=answered", status_code=303)
-    return _objections_page(
-        request,
+        checked["answer"] = "请填写答复"
+    data = {
+        "outcome": outcome,
+        "answer": kept["answer"],
+        "load": _positive(kept["load"], "装载记录编号", checked, "load"),
+    }
+    return _form_post(
         db,
-        actor,
-        only=objection_id,
-        answer_for=objection_id,
-        answer_form=kept,
-        errors=errors,
-        status=422,
+        OBJECTION_ANSWER_INPUTS,
+        checked,
+        lambda: lists.answer_objection(db, actor, objection_id, ObjectionAnswerIn.model_validate(data)),
+        f"/sharing/objections/{objection_id}?done=answered",
+        lambda errors, _: _objections_page(
+            request,
+            db,
+            actor,
+            only=objection_id,
+            retry=_Retry(errors, answer_for=objection_id, answer_form=kept),
+        ),
     )
 
 
 # ------------------------------------------------------------------ demands
 
 DEMAND_INPUTS = ("title", "items", "purpose", "provider")
+DEMAND_ANSWER_INPUTS = ("resource", "reason")
 
 
-def _demands_page(
-    request: Request,
-    db: Session,
-    actor: Actor,
-    *,
-    form: Mapping[str, Any] | None = None,
-    errors: Mapping[str, str] | None = None,
-    answer_for: int | None = None,
-    answer_form: Mapping[str, Any] | None = None,
-    status: int = 200,
-) -> Response:
-    state = request.query_params.get("status") or ""
-    state = state if state in ("open", "answered", "declined") else ""
+def _demands_page(request: Request, db: Session, actor: Actor, *, retry: _Retry | None = None) -> Response:
+    state = _choice(request, "status", ("open", "answered", "declined"))
     items = lists.list_demands(db, actor, status=state or None)
     orgs = identity.orgs_by_ids(db, {d.org_id for d in items} | {d.provider_id for d in items})
-    codes = {i: o.code for i, o in orgs.items()}
+    codes = _codes(orgs)
     may_answer = reach(actor, "sharing.answer_demand") is not None
     rows = []
     for d in items:
@@ -807,23 +866,18 @@ def _demands_page(
             and (target is None or _allowed(actor, "sharing.answer_demand", target))
         )
         rows.append(shape)
-    departments = []
-    if reach(actor, "sharing.demand") is not None:
-        departments = _departments(db, actor)
-    _viewer(request, db, actor)
+    can_post = reach(actor, "sharing.demand") is not None
+    blank = {"title": "", "items": "", "purpose": "", "provider": ""}
     context = {
         "rows": rows,
-        "names": {o.code: o.name for o in orgs.values()},
+        "names": _names(orgs),
         "status": state,
-        "can_post": reach(actor, "sharing.demand") is not None,
-        "departments": departments,
-        "form": dict(form or {"title": "", "items": "", "purpose": "", "provider": ""}),
-        "errors": dict(errors or {}),
-        "answer_for": answer_for,
-        "answer_form": dict(answer_form or {}),
-        "done": _done(request),
+        "can_post": can_post,
+        "departments": _departments(db, actor) if can_post else [],
+        **_form_parts(request, blank, retry),
+        **_answer_parts(retry),
     }
-    return _render(request, "sharing/demands.html", context, status=status)
+    return _render(request, db, actor, "sharing/demands.html", context, status=_status(retry))
 
 
 @router.get("/sharing/demands")
@@ -840,38 +894,28 @@ def post_demand(
     items: Annotated[str, Form(max_length=20000)] = "",
     purpose: Text = "",
     provider: Annotated[str, Form(max_length=100)] = "",
-    csrf_token: Annotated[str, Form()] = "",
+    csrf_token: CsrfToken = "",
 ) -> Response:
     forms.check_csrf(request, csrf_token)
     form = {"title": title.strip(), "items": items, "purpose": purpose.strip(), "provider": provider.strip()}
-    errors: dict[str, str] = {}
-    for key, label in (("title", "需求名称"), ("purpose", "用途")):
-        if not form[key]:
-            errors[key] = f"请填写{label}"
-    if not _lines(items):
-        errors["items"] = "请填写所需的数据项（每行一个）"
-    if not errors:
-        try:
-            data = DemandIn.model_validate(
-                {
-                    "title": form["title"],
-                    "items": [i for i in items.splitlines() if i.strip()],
-                    "purpose": form["purpose"],
-                    "provider": form["provider"] or None,
-                }
-            )
-            lists.post_demand(db, actor, data)
-        except ValidationError as exc:
-            errors = forms.validation_errors(exc, DEMAND_INPUTS)
-        except PlatformError as exc:
-            if not forms.shown_on_form(exc):
-                raise
-            db.rollback()
-            key, message = forms.field_message(exc, DEMAND_INPUTS)
-            errors = {key: message}
-        else:
-            return RedirectResponse("/sharing/demands?done=demand", status_code=303)
-    return _demands_page(request, db, actor, form=form, errors=errors, status=422)
+    checked = _unfilled(
+        {**form, "items": _lines(items)},
+        {"title": "请填写需求名称", "purpose": "请填写用途", "items": "请填写所需的数据项（每行一个）"},
+    )
+    data = {
+        "title": form["title"],
+        "items": [i for i in items.splitlines() if i.strip()],
+        "purpose": form["purpose"],
+        "provider": form["provider"] or None,
+    }
+    return _form_post(
+        db,
+        DEMAND_INPUTS,
+        checked,
+        lambda: lists.post_demand(db, actor, DemandIn.model_validate(data)),
+        "/sharing/demands?done=demand",
+        lambda errors, _: _demands_page(request, db, actor, retry=_Retry(errors, form=form)),
+    )
 
 
 @router.post("/sharing/demands/{demand_id}/answer")
@@ -882,29 +926,24 @@ def answer_demand(
     db: DbSession,
     resource: Annotated[str, Form(max_length=80)] = "",
     reason: Text = "",
-    csrf_token: Annotated[str, Form()] = "",
+    csrf_token: CsrfToken = "",
 ) -> Response:
     forms.check_csrf(request, csrf_token)
     kept = {"resource": resource.strip(), "reason": reason.strip()}
-    errors: dict[str, str] = {}
+    checked: Errors = {}
     if not kept["resource"] and not kept["reason"]:
-        errors["reason"] = "请填写满足需求的资源代码，或说明不能满足的理由"
-    else:
-        try:
-            data = DemandAnswerIn(resource=kept["resource"] or None, reason=kept["reason"])
-            lists.answer_demand(db, actor, demand_id, data)
-        except ValidationError as exc:
-            errors = forms.validation_errors(exc, ("resource", "reason"))
-        except PlatformError as exc:
-            if not forms.shown_on_form(exc):
-                raise
-            db.rollback()
-            key, message = forms.field_message(exc, ("resource", "reason"))
-            errors = {key: message}
-        else:
-            return RedirectResponse("/sharing/demands?done=answered", status_code=303)
-    return _demands_page(
-        request, db, actor, answer_for=demand_id, answer_form=kept, errors=errors, status=422
+        checked["reason"] = "请填写满足需求的资源代码，或说明不能满足的理由"
+    return _form_post(
+        db,
+        DEMAND_ANSWER_INPUTS,
+        checked,
+        lambda: lists.answer_demand(
+            db, actor, demand_id, DemandAnswerIn(resource=kept["resource"] or None, reason=kept["reason"])
+        ),
+        "/sharing/demands?done=answered",
+        lambda errors, _: _demands_page(
+            request, db, actor, retry=_Retry(errors, answer_for=demand_id, answer_form=kept)
+        ),
     )
 
 
@@ -918,34 +957,25 @@ def _duties_page(
     db: Session,
     actor: Actor,
     org_code: str,
-    *,
-    form: Mapping[str, Any] | None = None,
-    errors: Mapping[str, str] | None = None,
-    status: int = 200,
+    retry: _Retry | None = None,
 ) -> Response:
     org = identity.org_by_code(db, org_code)
     if org is None:
         raise NotFound(f"部门 {org_code} 不存在")
     duties = lists.duty_list(db, actor, org.code)
-    may_assign = reach(actor, "sharing.assign_duty") is not None
+    scope = reach(actor, "sharing.assign_duty")
     departments: list[Org] = []
-    if may_assign:
-        scope = reach(actor, "sharing.assign_duty")
-        under = None if scope == "all" else actor.org_code
-        departments = _departments(db, actor, under)
-    _viewer(request, db, actor)
+    if scope is not None:
+        departments = _departments(db, actor, None if scope == "all" else actor.org_code)
+    blank = {"org": org.code if org.kind == "department" else "", "resource": "", "note": ""}
     context = {
         "org": org,
         "duties": duties,
-        "can_assign": may_assign,
+        "can_assign": scope is not None,
         "departments": departments,
-        "form": dict(
-            form or {"org": org.code if org.kind == "department" else "", "resource": "", "note": ""}
-        ),
-        "errors": dict(errors or {}),
-        "done": _done(request),
+        **_form_parts(request, blank, retry),
     }
-    return _render(request, "sharing/duties.html", context, status=status)
+    return _render(request, db, actor, "sharing/duties.html", context, status=_status(retry))
 
 
 @router.get("/sharing/duties")
@@ -962,32 +992,23 @@ def assign_duty(
     org: Annotated[str, Form(max_length=100)] = "",
     resource: Annotated[str, Form(max_length=80)] = "",
     note: Text = "",
-    csrf_token: Annotated[str, Form()] = "",
+    csrf_token: CsrfToken = "",
 ) -> Response:
     forms.check_csrf(request, csrf_token)
     form = {"org": org.strip(), "resource": resource.strip(), "note": note.strip()}
-    errors: dict[str, str] = {}
-    if not form["org"]:
-        errors["org"] = "请选择部门"
-    if not form["resource"]:
-        errors["resource"] = "请填写资源代码"
-    if not errors:
-        try:
-            lists.assign_duty(db, actor, DutyIn.model_validate(form))
-        except ValidationError as exc:
-            errors = forms.validation_errors(exc, DUTY_INPUTS)
-        except PlatformError as exc:
-            if not forms.shown_on_form(exc):
-                raise
-            db.rollback()
-            key, message = forms.field_message(exc, DUTY_INPUTS)
-            errors = {key: message}
-        else:
-            return RedirectResponse(
-                "/sharing/duties?" + urlencode({"org": form["org"], "done": "duty"}), status_code=303
-            )
-    shown = form["org"] if form["org"] and identity.org_by_code(db, form["org"]) else actor.org_code
-    return _duties_page(request, db, actor, shown, form=form, errors=errors, status=422)
+
+    def again(errors: Errors, _: int) -> Response:
+        shown = form["org"] if form["org"] and identity.org_by_code(db, form["org"]) else actor.org_code
+        return _duties_page(request, db, actor, shown, retry=_Retry(errors, form=form))
+
+    return _form_post(
+        db,
+        DUTY_INPUTS,
+        _unfilled(form, {"org": "请选择部门", "resource": "请填写资源代码"}),
+        lambda: lists.assign_duty(db, actor, DutyIn.model_validate(form)),
+        "/sharing/duties?" + urlencode({"org": form["org"], "done": "duty"}),
+        again,
+    )
 
 
 # ------------------------------------------------------------------ the console
@@ -1035,9 +1056,8 @@ def console_page(request: Request, actor: CurrentActor, db: DbSession) -> Respon
     since = (today - timedelta(days=CHART_DAYS)).isoformat()
     days = calls.daily_counts(db, actor, since=since) if reach(actor, "sharing.access_log") else []
     org_codes = {c["org"] for c in data["calls"]["top_consumers"]}
-    names = {code: org.name for code, org in identity.orgs_by_codes(db, org_codes).items()}
+    names = _names(identity.orgs_by_codes(db, org_codes))
     scope_org = identity.org_by_code(db, data["scope"]) if data["scope"] != "province" else None
-    _viewer(request, db, actor)
     context = {
         "o": data,
         "chart": _chart(days, today),
@@ -1046,4 +1066,4 @@ def console_page(request: Request, actor: CurrentActor, db: DbSession) -> Respon
         "max_resource_calls": max([r["calls"] for r in data["calls"]["top_resources"]] + [1]),
         "max_consumer_calls": max([c["calls"] for c in data["calls"]["top_consumers"]] + [1]),
     }
-    return _render(request, "sharing/console.html", context)
+    return _render(request, db, actor, "sharing/console.html", context)
