@@ -21,6 +21,7 @@ of Python client processes, which on a 2-core machine otherwise compete with the
 the CPU.
 
 Usage: .venv/bin/python bench/gateway.py [--rows N] [--seconds S] [--clients C] [--wrk]
+       [--database-url postgresql://...]  (its public schema is dropped: give it a database of its own)
 """
 
 from __future__ import annotations
@@ -51,7 +52,19 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def build(data_dir: Path, rows: int) -> dict[str, Any]:
+def _reset_postgres(url: str) -> None:
+    from sqlalchemy import text
+
+    from yiwang.kit.db import make_engine
+
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def build(data_dir: Path, rows: int, database_url: str | None = None) -> dict[str, Any]:
     """The province, the data and two grants (plain, and one with a daily quota of 1,000)."""
     os.environ["YIWANG_DATA_DIR"] = str(data_dir)
     from tests.sharing.conftest import PEOPLE_FIELDS, people_csv
@@ -63,7 +76,9 @@ def build(data_dir: Path, rows: int) -> dict[str, Any]:
     from yiwang.sharing import service as sharing
     from yiwang.sharing.schemas import DecisionIn, RequestIn
 
-    settings = Settings(data_dir=data_dir)
+    settings = Settings(data_dir=data_dir, database_url=database_url)
+    if database_url:
+        _reset_postgres(database_url)
     upgrade_database(settings.resolved_database_url())
     platform = Platform.from_settings(settings)
     system = Actor.system()
@@ -141,9 +156,13 @@ def _actor(db: Any, username: str) -> Any:
     return identity.actor_for_user(user)
 
 
-def serve(data_dir: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+def serve(
+    data_dir: Path, workers: int, database_url: str | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     env = {**os.environ, "YIWANG_DATA_DIR": str(data_dir)}
+    if database_url:
+        env["YIWANG_DATABASE_URL"] = database_url
     proc = subprocess.Popen(
         [str(YIWANG), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
         env=env,
@@ -320,10 +339,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--wrk", action="store_true", help="drive the load with wrk")
+    parser.add_argument(
+        "--database-url", help="PostgreSQL instead of SQLite (its public schema is dropped: give it its own)"
+    )
     args = parser.parse_args()
     if args.wrk and shutil.which("wrk") is None:
         parser.error("wrk is not installed (apt-get install wrk)")
     report: dict[str, Any] = {
+        "database": "postgresql" if args.database_url else "sqlite",
         "rows": args.rows,
         "clients": args.clients,
         "seconds": args.seconds,
@@ -332,11 +355,11 @@ def main() -> None:
     load = drive_wrk if args.wrk else drive
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
-        built = build(data_dir, args.rows)
+        built = build(data_dir, args.rows, args.database_url)
         lookups = [f"/gateway/v1/resources/R-BENCH/records?id_number={k}" for k in built["keys"]]
         pages = ["/gateway/v1/resources/R-BENCH/records?limit=100"]
         for workers in (1, 4):
-            proc, url = serve(data_dir, workers)
+            proc, url = serve(data_dir, workers, args.database_url)
             try:
                 health = load(url, ["/healthz"], built["token"], args.seconds, args.clients)
                 lookup = load(url, lookups, built["token"], args.seconds, args.clients)

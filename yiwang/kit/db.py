@@ -105,6 +105,9 @@ def make_engine(
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    # As for SQLite, room for every thread of a busy worker: a connection opened past the pool's
+    # size is closed on return, and PostgreSQL starts a server process for every new one.
+    kwargs.setdefault("pool_size", 20)
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
