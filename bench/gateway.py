@@ -52,18 +52,6 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _reset_postgres(url: str) -> None:
-    from sqlalchemy import text
-
-    from yiwang.kit.db import make_engine
-
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-
-
 def build(data_dir: Path, rows: int, database_url: str | None = None) -> dict[str, Any]:
     """The province, the data and two grants (plain, and one with a daily quota of 1,000)."""
     os.environ["YIWANG_DATA_DIR"] = str(data_dir)
@@ -78,6 +66,8 @@ def build(data_dir: Path, rows: int, database_url: str | None = None) -> dict[st
 
     settings = Settings(data_dir=data_dir, database_url=database_url)
     if database_url:
+        from tests.conftest import _reset_postgres
+
         _reset_postgres(database_url)
     upgrade_database(settings.resolved_database_url())
     platform = Platform.from_settings(settings)
