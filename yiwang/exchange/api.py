@@ -37,7 +37,7 @@ from yiwang.http import (
     read_on_loop_or_thread,
 )
 from yiwang.kit import ledger
-from yiwang.kit.accesslog import record_call
+from yiwang.kit.accesslog import error_body, record_call, refusal_reason
 from yiwang.kit.audit import canonical_json
 from yiwang.kit.crypto import get_suite
 from yiwang.kit.datastore import query as records_query
@@ -407,10 +407,10 @@ async def contract_records(contract_id: RowId, request: Request) -> Response:
 
         await writer.run(count_and_log)
     except PlatformError as refusal:
-        error = canonical_json({"error": {"code": refusal.code, "message": refusal.message}}).encode()
-        details = refusal.details if isinstance(refusal.details, dict) else {}
-        reason = str(details.get("reason") or refusal.code)
-        refused = _log_fields(call, suite, started, status=refusal.status, reason=reason, body=error)
+        reason = refusal_reason(refusal)
+        refused = _log_fields(
+            call, suite, started, status=refusal.status, reason=reason, body=error_body(refusal)
+        )
         refused["records"], refused["masked"] = 0, []
         await writer.run(lambda db: record_call(db, **refused))
         raise
@@ -483,12 +483,11 @@ def download(token: str, request: Request) -> Response:
             call.records, call.masked = out.records, out.masked
             record_call(db, **_log_fields(call, suite, started, status=200, reason="", body=out.body))
     except PlatformError as refusal:
-        error = canonical_json({"error": {"code": refusal.code, "message": refusal.message}}).encode()
+        refused = _log_fields(
+            call, suite, started, status=refusal.status, reason=refusal.code, body=error_body(refusal)
+        )
         with running.session_scope() as db:
-            record_call(
-                db,
-                **_log_fields(call, suite, started, status=refusal.status, reason=refusal.code, body=error),
-            )
+            record_call(db, **refused)
         raise
     return Response(
         out.body,

@@ -38,8 +38,7 @@ from yiwang.exchange.models import Contract, ContractDay, DownloadLink, Listing,
 from yiwang.exchange.policy import Policy, violation
 from yiwang.identity.authz import Actor
 from yiwang.kit import caches, datastore, workdays
-from yiwang.kit.accesslog import record_call
-from yiwang.kit.audit import canonical_json
+from yiwang.kit.accesslog import error_body, record_call
 from yiwang.kit.crypto import get_suite
 from yiwang.kit.datastore import query as records_query
 from yiwang.kit.db import insert_ignoring_conflict, utcnow
@@ -637,13 +636,12 @@ def _log_refusal(
         latency_ms=int(elapsed * 1000),
     )
     if logged is not None:  # the contract was the caller's: the refusal is a delivery attempt
-        error = canonical_json({"error": {"code": refusal.code, "message": refusal.message}}).encode()
         record_call(
             session,
             status=refusal.status,
             reason=refusal.code,
             records=0,
-            body_hash=hasher.hash_hex(error),
+            body_hash=hasher.hash_hex(error_body(refusal)),
             latency_us=int(elapsed * 1_000_000),
             **logged,
         )

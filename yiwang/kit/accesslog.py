@@ -24,6 +24,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from yiwang.kit.audit import Chain, canonical_json, clean_text, register_chain
 from yiwang.kit.db import Base
+from yiwang.kit.errors import PlatformError
 
 CHECKPOINT_CONTEXT = "yiwang-access-checkpoint"
 
@@ -154,3 +155,14 @@ def record_call(
             "latency_us": int(latency_us),
         }
     )
+
+
+def error_body(refusal: PlatformError) -> bytes:
+    """The error a refused call answers, as the access log hashes it (its ``body_hash``)."""
+    return canonical_json({"error": {"code": refusal.code, "message": refusal.message}}).encode()
+
+
+def refusal_reason(refusal: PlatformError) -> str:
+    """The reason code logged for a refusal: its ``reason`` detail (a gateway's), else its code."""
+    details = refusal.details if isinstance(refusal.details, dict) else {}
+    return str(details.get("reason") or refusal.code)

@@ -312,14 +312,13 @@ async def records(code: str, request: Request) -> Response:
             gateway.forget_grants()
             call = gateway.Call(call_id=call.call_id, resource=call.resource, query=call.query)
             payload = await _serve_and_settle(request, running, call, token, rid, suite)
-    except _Refused as refused:
-        # Refused while settling (token or grant gone, over quota): already in the access log.
-        raise refused.error from None
-    except PlatformError as refusal:
+    except (_Refused, PlatformError) as failure:
+        refusal = failure.error if isinstance(failure, _Refused) else failure
         if isinstance(refusal, InvalidToken):
-            _ACTORS.pop(token, None)
-        await _settle(running, gateway.Settlement(call, suite, refusal=refusal))
-        raise
+            _ACTORS.pop(token, None)  # revoked or expired since it was cached: look it up again
+        if not isinstance(failure, _Refused):  # one refused while settling is logged already
+            await _settle(running, gateway.Settlement(call, suite, refusal=refusal))
+        raise refusal from None
     return Response(payload, media_type="application/json", headers={"X-Call-ID": call.call_id})
 
 

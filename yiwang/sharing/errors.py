@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from yiwang.kit.datastore.query import BadQuery as BadQuery  # the gateway's 400, by the contract
 from yiwang.kit.errors import Conflict, NotFound, PermissionDenied, RateLimited
 
 

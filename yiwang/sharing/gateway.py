@@ -30,15 +30,16 @@ from yiwang.catalog import service as catalog
 from yiwang.identity import service as identity
 from yiwang.identity.authz import AccessDenied, Actor, authorize
 from yiwang.kit import caches, datastore, workdays
-from yiwang.kit.accesslog import record_call
+from yiwang.kit.accesslog import error_body, record_call, refusal_reason
 from yiwang.kit.audit import canonical_json
 from yiwang.kit.crypto import get_suite
 from yiwang.kit.datastore import query as records_query
+from yiwang.kit.datastore.query import BadQuery
 from yiwang.kit.db import insert_ignoring_conflict, orm_session
 from yiwang.kit.errors import NotFound, PlatformError
 from yiwang.kit.masking import RecordMasker, mask_value, record_masker
 from yiwang.kit.validators import whole_number
-from yiwang.sharing.errors import BadQuery, GatewayDenied, QuotaExceeded
+from yiwang.sharing.errors import GatewayDenied, QuotaExceeded
 from yiwang.sharing.models import Grant, GrantRate, GrantUsage
 
 RESERVED = (*records_query.RESERVED, "grant")
@@ -401,12 +402,12 @@ def _log(session: Session, item: Settlement, refusal: PlatformError) -> None:
 
 def refusal_log_fields(call: Call, refusal: PlatformError, suite: str) -> dict[str, Any]:
     """The access-log entry of a refused call: its status, reason and the hash of the error body."""
-    details = refusal.details if isinstance(refusal.details, dict) else {}
-    reason = str(details.get("reason") or refusal.code)
-    error_body = canonical_json({"error": {"code": refusal.code, "message": refusal.message}}).encode()
     call.records, call.masked, call.clear = 0, [], []
     return call.log_fields(
-        status=refusal.status, reason=reason, body_hash=get_suite(suite).hash_hex(error_body), suite=suite
+        status=refusal.status,
+        reason=refusal_reason(refusal),
+        body_hash=get_suite(suite).hash_hex(error_body(refusal)),
+        suite=suite,
     )
 
 
